@@ -1,0 +1,58 @@
+// Command bouncer is the one binary of bouncer: the production admission
+// server and the tools around its policy.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+type command struct {
+	name, summary string
+	run           func(args []string, stdin io.Reader, stdout, stderr io.Writer) int
+}
+
+// Exit codes shared by every command.
+const (
+	exitOK         = 0
+	exitViolations = 1
+	exitUsage      = 2
+)
+
+func commands() []command {
+	return []command{
+		{"serve", "serve /validate, /mutate and /healthz over HTTP or HTTPS", runServe},
+		{"webhookconfig", "render the Validating and Mutating webhook configurations", runWebhookConfig},
+		{"version", "print the version, commit and Go version", runVersion},
+	}
+}
+
+func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(args[1:], stdin, stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "bouncer: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "bouncer: Kubernetes admission webhooks for a declarative label policy.")
+	fmt.Fprintln(w, "\nUsage: bouncer COMMAND [flags]\n\nCommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-14s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'bouncer COMMAND --help' for a command's flags and an example.")
+}

@@ -1,0 +1,146 @@
+package admission
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"time"
+
+	"bouncer.dev/bouncer/internal/policy"
+	"go.uber.org/zap"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// DefaultMaxBodyBytes bounds a review body. The API server accepts request
+// bodies up to 3 MiB, and a review of an UPDATE carries the object twice
+// (object and oldObject) plus the envelope, so 8 MiB admits its worst case.
+const DefaultMaxBodyBytes = 8 << 20
+
+// Function serves one admission function over HTTP.
+type Function struct {
+	Name         string // "validate" or "mutate", for the logs
+	Mutating     bool
+	Decide       func(*policy.Request) policy.Decision
+	Log          *zap.Logger
+	MaxBodyBytes int64
+}
+
+// New returns the HTTP handler of a policy's validate or mutate function.
+func New(p *policy.Policy, mutating bool, log *zap.Logger) *Function {
+	f := &Function{Name: "validate", Decide: p.Validate, Log: log, MaxBodyBytes: DefaultMaxBodyBytes}
+	if mutating {
+		f.Name, f.Mutating, f.Decide = "mutate", true, p.Mutate
+	}
+	return f
+}
+
+// ServeHTTP answers every readable review with an AdmissionReview, and
+// everything else with a 4xx status and a message saying what was wrong.
+func (f *Function) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	var uid string
+	defer func() {
+		if v := recover(); v != nil {
+			// A bug must not take the process down or admit the object: answer
+			// with a refusal the caller can read.
+			f.Log.Error("panic while deciding", zap.String("function", f.Name), zap.String("uid", uid), zap.String("panic", fmt.Sprint(v)))
+			if uid == "" {
+				f.fail(w, http.StatusInternalServerError, "internal error")
+				return
+			}
+			d := policy.Decision{Code: http.StatusInternalServerError, Message: "bouncer: internal error"}
+			f.write(w, uid, &d)
+		}
+	}()
+
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		f.fail(w, http.StatusMethodNotAllowed, "method "+quote(r.Method)+" not allowed: send the AdmissionReview with POST")
+		return
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		f.fail(w, http.StatusUnsupportedMediaType, "Content-Type "+quote(r.Header.Get("Content-Type"))+" not supported: send application/json")
+		return
+	}
+	limit := f.MaxBodyBytes
+	if r.ContentLength > limit {
+		f.fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body of %d bytes is over the limit of %d bytes", r.ContentLength, limit))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			f.fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is over the limit of %d bytes", limit))
+			return
+		}
+		f.fail(w, http.StatusBadRequest, "reading body: "+err.Error())
+		return
+	}
+
+	req, err := decodeReview(body)
+	var d policy.Decision
+	switch e := err.(type) {
+	case nil:
+		uid = req.UID
+		d = f.Decide(req)
+	case *requestError:
+		// The uid is readable, so answer in the protocol. Under failurePolicy
+		// Ignore an HTTP error would admit the object; a refusal does not.
+		uid = req.UID
+		d = policy.Decision{Code: policy.CodeBadRequest, Message: "bouncer cannot read the review: " + e.msg}
+	case *httpError:
+		f.fail(w, e.status, e.msg)
+		return
+	default:
+		f.fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	f.write(w, uid, &d)
+	f.logDecision(req, &d, time.Since(start))
+}
+
+func (f *Function) write(w http.ResponseWriter, uid string, d *policy.Decision) {
+	out, err := encodeResponse(uid, d, f.Mutating)
+	if err != nil {
+		f.fail(w, http.StatusInternalServerError, "encoding the response: "+err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(out)
+}
+
+// fail answers without an AdmissionReview, for requests that have no uid to
+// answer to. The API server then applies the webhook's failurePolicy.
+func (f *Function) fail(w http.ResponseWriter, status int, msg string) {
+	f.Log.Warn("bad request", zap.String("function", f.Name), zap.Int("status", status), zap.String("error", msg))
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, "bouncer: "+msg+"\n")
+}
+
+// Healthz answers probes. It does no work, so a probe never competes with
+// admission for the CPU.
+func Healthz(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = io.WriteString(w, "ok\n")
+}
+
+// Mux serves /validate, /mutate and /healthz, the paths of every way bouncer runs.
+func Mux(p *policy.Policy, log *zap.Logger) *http.ServeMux {
+	m := http.NewServeMux()
+	m.Handle("/validate", New(p, false, log))
+	m.Handle("/mutate", New(p, true, log))
+	m.HandleFunc("/healthz", Healthz)
+	return m
+}
+
+func typesUID(s string) types.UID { return types.UID(s) }

@@ -1,0 +1,25 @@
+package policy
+
+// The admission operations, as the API server spells them.
+const (
+	Create  = "CREATE"
+	Update  = "UPDATE"
+	Delete  = "DELETE"
+	Connect = "CONNECT"
+)
+
+// Request is the part of an AdmissionRequest the decision reads. Object and
+// OldObject are raw JSON, nil when absent or null.
+type Request struct {
+	UID                  string
+	Group, Version, Kind string
+	SubResource          string
+	Operation            string
+	Namespace            string
+	Name                 string
+	User                 string
+	Groups               []string
+	DryRun               bool
+	Object               []byte
+	OldObject            []byte
+}
