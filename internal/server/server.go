@@ -17,9 +17,9 @@ import (
 
 // Config is what `bouncer serve` takes from its flags.
 type Config struct {
-	Addr             string
-	TLSCert, TLSKey  string
-	ShutdownGrace    time.Duration
+	Addr            string
+	TLSCert, TLSKey string
+	ShutdownGrace   time.Duration
 }
 
 // Timeouts. The API server gives a webhook at most 30 s, and a review is
