@@ -1,0 +1,132 @@
+package policy
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestMutate(t *testing.T) {
+	def := Default()
+	slashes := mustParse(t, `
+apiVersion: bouncer.dev/v1
+kind: Policy
+rules:
+- name: defaults
+  kinds: [Pod]
+  defaults: {app.kubernetes.io/part-of: shop, environment: development}
+`)
+	tests := []struct {
+		name   string
+		policy *Policy
+		req    *Request
+		want   string // the object after the patch; "" means no patch
+		skip   string
+	}{
+		{"a Pod without a labels map gets the whole map added", def,
+			review(Create, "", "Pod", `{"metadata":{"name":"p"},"spec":{}}`, ""),
+			`{"metadata":{"name":"p","labels":{"environment":"development"}},"spec":{}}`, ""},
+		{"a Pod with a null labels map gets the whole map added", def,
+			review(Create, "", "Pod", `{"metadata":{"name":"p","labels":null}}`, ""),
+			`{"metadata":{"name":"p","labels":{"environment":"development"}}}`, ""},
+		{"a Pod with an empty labels map gets the key added", def,
+			review(Create, "", "Pod", `{"metadata":{"name":"p","labels":{}}}`, ""),
+			`{"metadata":{"name":"p","labels":{"environment":"development"}}}`, ""},
+		{"a Pod with other labels gets only the missing key, and keeps the others", def,
+			review(Create, "", "Pod", `{"metadata":{"name":"p","labels":{"app":"web","app.kubernetes.io/name":"web","owner":"a"}}}`, ""),
+			`{"metadata":{"name":"p","labels":{"app":"web","app.kubernetes.io/name":"web","owner":"a","environment":"development"}}}`, ""},
+		{"a present label is never overwritten, whatever its value", def,
+			review(Create, "", "Pod", `{"metadata":{"name":"p","labels":{"environment":"prod"}}}`, ""), "", ""},
+		{"a present label with an empty value is never overwritten", def,
+			review(Create, "", "Pod", `{"metadata":{"name":"p","labels":{"environment":""}}}`, ""), "", ""},
+		{"a default whose key contains a slash is added under an escaped pointer", slashes,
+			review(Create, "", "Pod", `{"metadata":{"name":"p","labels":{"app":"web"}}}`, ""),
+			`{"metadata":{"name":"p","labels":{"app":"web","app.kubernetes.io/part-of":"shop","environment":"development"}}}`, ""},
+		{"a Deployment on CREATE gets the label on itself and on its pod template", def,
+			review(Create, "apps", "Deployment", `{"metadata":{"name":"d","labels":{"owner":"a"}},"spec":{"replicas":2,"template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[]}}}}`, ""),
+			`{"metadata":{"name":"d","labels":{"owner":"a","environment":"development"}},"spec":{"replicas":2,"template":{"metadata":{"labels":{"app":"web","environment":"development"}},"spec":{"containers":[]}}}}`, ""},
+		{"a Deployment whose template has no metadata gets the metadata added whole", def,
+			review(Create, "apps", "Deployment", `{"metadata":{"name":"d"},"spec":{"template":{"spec":{}}}}`, ""),
+			`{"metadata":{"name":"d","labels":{"environment":"development"}},"spec":{"template":{"spec":{},"metadata":{"labels":{"environment":"development"}}}}}`, ""},
+		{"a Deployment with no spec gets the whole path to the template labels added", def,
+			review(Create, "apps", "Deployment", `{"metadata":{"name":"d","labels":{"environment":"x"}}}`, ""),
+			`{"metadata":{"name":"d","labels":{"environment":"x"}},"spec":{"template":{"metadata":{"labels":{"environment":"development"}}}}}`, ""},
+		{"a CronJob on CREATE gets the label in all three places", def,
+			review(Create, "batch", "CronJob", `{"metadata":{"name":"c"},"spec":{"schedule":"@daily","jobTemplate":{"spec":{"template":{"metadata":{"labels":{"a":"b"}}}}}}}`, ""),
+			`{"metadata":{"name":"c","labels":{"environment":"development"}},"spec":{"schedule":"@daily","jobTemplate":{"metadata":{"labels":{"environment":"development"}},"spec":{"template":{"metadata":{"labels":{"a":"b","environment":"development"}}}}}}}`, ""},
+		{"on UPDATE only the object's own labels are completed, never a pod template", def,
+			review(Update, "batch", "Job", `{"metadata":{"name":"j","labels":{}},"spec":{"template":{"metadata":{"labels":{}}}}}`, `{"metadata":{"name":"j"}}`),
+			`{"metadata":{"name":"j","labels":{"environment":"development"}},"spec":{"template":{"metadata":{"labels":{}}}}}`, ""},
+		{"fields the Go types do not know survive the patch untouched", def,
+			review(Create, "", "Pod", `{"metadata":{"name":"p","labels":{"a":"b"},"x-unknown":{"deep":[1,2.50,{"k":null}]}},"spec":{"futureField":true,"containers":[{"name":"c","newThing":"v"}]},"status":{"weird":1e3}}`, ""),
+			`{"metadata":{"name":"p","labels":{"a":"b","environment":"development"},"x-unknown":{"deep":[1,2.50,{"k":null}]}},"spec":{"futureField":true,"containers":[{"name":"c","newThing":"v"}]},"status":{"weird":1e3}}`, ""},
+		{"an object carrying the exempt label is left unchanged", def,
+			review(Create, "", "Pod", podExempt, ""), "", "exempt object label"},
+		{"a request in an exempt namespace is left unchanged", def, func() *Request {
+			r := review(Create, "", "Pod", `{"metadata":{"name":"p"}}`, "")
+			r.Namespace = "knative-serving"
+			return r
+		}(), "", "exempt namespace"},
+		{"DELETE is left unchanged", def, review(Delete, "", "Pod", "", `{"metadata":{"name":"p"}}`), "", "operation DELETE"},
+		{"a subresource request is left unchanged", def, func() *Request {
+			r := review(Update, "apps", "Deployment", `{"metadata":{"name":"d"}}`, `{"metadata":{"name":"d"}}`)
+			r.SubResource, r.Kind, r.Group = "scale", "Scale", "autoscaling"
+			return r
+		}(), "", `subresource "scale"`},
+		{"an UPDATE of an object being deleted is left unchanged", def, review(Update, "", "Pod", podDeleting, podDeleting), "", "object is being deleted"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := tt.policy.Mutate(tt.req)
+			if !d.Allowed || d.Code != 0 {
+				t.Fatalf("mutate refused a readable object: %+v", d)
+			}
+			if d.Skip != tt.skip {
+				t.Errorf("skip = %q, want %q", d.Skip, tt.skip)
+			}
+			if tt.want == "" {
+				if len(d.Patch) > 0 {
+					t.Fatalf("want no patch, got %+v", d.Patch)
+				}
+				return
+			}
+			if len(d.Patch) == 0 {
+				t.Fatal("want a patch, got none")
+			}
+			got := applyPatch(t, tt.req.Object, d)
+			if diff := jsonDiff(t, []byte(tt.want), got); diff != "" {
+				t.Errorf("patched object (-want +got):\n%s", diff)
+			}
+			// Reinvocation: mutating the patched object again adds nothing.
+			again := *tt.req
+			again.Object = got
+			if d2 := tt.policy.Mutate(&again); len(d2.Patch) > 0 {
+				t.Errorf("second mutate is not a no-op: %+v", d2.Patch)
+			}
+		})
+	}
+}
+
+func TestMutateRefusesUnreadableObjects(t *testing.T) {
+	d := Default().Mutate(review(Create, "", "Pod", `{"metadata":{"labels":"env=dev"}}`, ""))
+	want := "bouncer cannot read the object: request.object.metadata.labels: must be a map of strings, got string"
+	if d.Allowed || d.Code != 400 || d.Message != want || len(d.Patch) > 0 {
+		t.Errorf("got allowed=%v code=%d message=%q patch=%v; want a 400 refusal %q", d.Allowed, d.Code, d.Message, d.Patch, want)
+	}
+}
+
+func TestMutatePatchIsDeterministic(t *testing.T) {
+	p := mustParse(t, `
+apiVersion: bouncer.dev/v1
+kind: Policy
+rules:
+- {name: d, kinds: [Pod], defaults: {z: "1", a: "2", m: "3"}}
+`)
+	req := review(Create, "", "Pod", `{"metadata":{"labels":{"x":"y"}}}`, "")
+	var paths []string
+	for _, op := range p.Mutate(req).Patch {
+		paths = append(paths, op.Path)
+	}
+	if got := strings.Join(paths, " "); got != "/metadata/labels/a /metadata/labels/m /metadata/labels/z" {
+		t.Errorf("patch paths = %s, want sorted by key", got)
+	}
+}
