@@ -38,6 +38,10 @@ const (
 type Options struct {
 	// URL is the service's base URL; /validate and /mutate are appended.
 	URL string
+	// Service is an in-cluster Service, "namespace/name" or
+	// "namespace/name:port", used instead of URL where bouncer runs as a
+	// plain Deployment. Its certificate must be valid for name.namespace.svc.
+	Service string
 	// CABundle is the PEM CA for a private certificate; nil for publicly
 	// trusted URLs such as Cloud Run's.
 	CABundle []byte
@@ -47,7 +51,7 @@ type Options struct {
 
 // Build returns the two configurations.
 func Build(p *policy.Policy, o Options) (*admregv1.ValidatingWebhookConfiguration, *admregv1.MutatingWebhookConfiguration, error) {
-	base, err := checkURL(o.URL)
+	client, err := clientConfig(o)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -66,10 +70,6 @@ func Build(p *policy.Policy, o Options) (*admregv1.ValidatingWebhookConfiguratio
 	ignore := admregv1.Ignore
 	none := admregv1.SideEffectClassNone
 	equivalent := admregv1.Equivalent
-	client := func(path string) admregv1.WebhookClientConfig {
-		u := base + path
-		return admregv1.WebhookClientConfig{URL: &u, CABundle: o.CABundle}
-	}
 	meta := func(name string) metav1.ObjectMeta {
 		return metav1.ObjectMeta{Name: name, Labels: map[string]string{"app.kubernetes.io/name": "bouncer", "app.kubernetes.io/managed-by": "bouncer-webhookconfig"}}
 	}
@@ -135,11 +135,41 @@ func Render(p *policy.Policy, o Options) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// clientConfig returns how the API server reaches each function.
+func clientConfig(o Options) (func(path string) admregv1.WebhookClientConfig, error) {
+	if (o.URL == "") == (o.Service == "") {
+		return nil, fmt.Errorf("give exactly one of --url (such as https://bouncer-abc123-ew.a.run.app) and --service (such as bouncer-system/bouncer)")
+	}
+	if o.Service != "" {
+		ns, rest, ok := strings.Cut(o.Service, "/")
+		name, portStr, hasPort := strings.Cut(rest, ":")
+		port := int64(443)
+		if hasPort {
+			var err error
+			if port, err = strconv.ParseInt(portStr, 10, 32); err != nil || port < 1 || port > 65535 {
+				ok = false
+			}
+		}
+		if !ok || ns == "" || name == "" {
+			return nil, fmt.Errorf("--service %q: want NAMESPACE/NAME or NAMESPACE/NAME:PORT", o.Service)
+		}
+		p32 := int32(port)
+		return func(path string) admregv1.WebhookClientConfig {
+			return admregv1.WebhookClientConfig{Service: &admregv1.ServiceReference{Namespace: ns, Name: name, Path: &path, Port: &p32}, CABundle: o.CABundle}
+		}, nil
+	}
+	base, err := checkURL(o.URL)
+	if err != nil {
+		return nil, err
+	}
+	return func(path string) admregv1.WebhookClientConfig {
+		u := base + path
+		return admregv1.WebhookClientConfig{URL: &u, CABundle: o.CABundle}
+	}, nil
+}
+
 // checkURL applies the API server's rules for a webhook URL.
 func checkURL(raw string) (string, error) {
-	if raw == "" {
-		return "", fmt.Errorf("--url is required: the service's https URL, such as https://bouncer-abc123-ew.a.run.app")
-	}
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil:

@@ -1,0 +1,170 @@
+package framework
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// ControlPlane is a local etcd, kube-apiserver and kube-controller-manager.
+type ControlPlane struct {
+	Dir        string
+	Server     string
+	Kubeconfig string
+	CA         *CA
+	procs      []*Proc
+}
+
+const adminToken = "bouncer-e2e-admin-token"
+
+// FreePort returns a loopback port nobody listens on right now.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// StartLocal starts the control plane from the binaries in binDir. etcd
+// keeps its data on tmpfs (/dev/shm) where available.
+func StartLocal(ctx context.Context, binDir, dir string, progress func(string, ...any)) (*ControlPlane, error) {
+	for _, b := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kubectl"} {
+		if _, err := os.Stat(filepath.Join(binDir, b)); err != nil {
+			return nil, fmt.Errorf("%s is not built in %s: run `make controlplane` (or `make e2e`, which builds it)", b, binDir)
+		}
+	}
+	cp := &ControlPlane{Dir: dir}
+	var err error
+	if cp.CA, err = NewCA(dir); err != nil {
+		return nil, err
+	}
+	ports := make([]int, 3)
+	for i := range ports {
+		if ports[i], err = FreePort(); err != nil {
+			return nil, err
+		}
+	}
+	etcdPort, peerPort, apiPort := ports[0], ports[1], ports[2]
+
+	dataDir := filepath.Join(dir, "etcd")
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		// WorkDir also sweeps what a killed run left on tmpfs.
+		if d, err := WorkDir("/dev/shm"); err == nil {
+			dataDir = d
+			OnCleanup(func() { _ = os.RemoveAll(d) })
+		}
+	}
+	progress("starting etcd on 127.0.0.1:%d (data in %s)", etcdPort, dataDir)
+	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", etcdPort)
+	peerURL := fmt.Sprintf("http://127.0.0.1:%d", peerPort)
+	p, err := Start("etcd", dir, filepath.Join(binDir, "etcd"), nil,
+		"--name=e2e", "--data-dir="+dataDir, "--listen-client-urls="+etcdURL, "--advertise-client-urls="+etcdURL,
+		"--listen-peer-urls="+peerURL, "--initial-advertise-peer-urls="+peerURL, "--initial-cluster=e2e="+peerURL,
+		"--unsafe-no-fsync", "--log-level=warn")
+	if err != nil {
+		return nil, err
+	}
+	cp.procs = append(cp.procs, p)
+
+	cert, key, err := cp.CA.Serving(dir, "apiserver", "kubernetes", "kubernetes.default.svc")
+	if err != nil {
+		return nil, err
+	}
+	saPub, saKey, err := ServiceAccountKeys(dir)
+	if err != nil {
+		return nil, err
+	}
+	tokens := filepath.Join(dir, "tokens.csv")
+	if err := os.WriteFile(tokens, []byte(adminToken+",admin,admin,\"system:masters\"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	cp.Server = fmt.Sprintf("https://127.0.0.1:%d", apiPort)
+	progress("starting kube-apiserver on %s", cp.Server)
+	p, err = Start("kube-apiserver", dir, filepath.Join(binDir, "kube-apiserver"), nil,
+		"--etcd-servers="+etcdURL, fmt.Sprintf("--secure-port=%d", apiPort), "--bind-address=127.0.0.1",
+		"--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none", "--service-cluster-ip-range=10.0.0.0/24",
+		"--authorization-mode=RBAC", "--token-auth-file="+tokens, "--tls-cert-file="+cert, "--tls-private-key-file="+key,
+		"--cert-dir="+filepath.Join(dir, "apiserver-certs"),
+		"--service-account-issuer=https://kubernetes.default.svc", "--service-account-key-file="+saPub,
+		"--service-account-signing-key-file="+saKey, "--disable-admission-plugins=ServiceAccount", "--profiling=false")
+	if err != nil {
+		return nil, err
+	}
+	cp.procs = append(cp.procs, p)
+
+	cp.Kubeconfig = filepath.Join(dir, "admin.kubeconfig")
+	kc := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: e2e
+  cluster: {server: %q, certificate-authority: %q}
+users:
+- name: admin
+  user: {token: %q}
+contexts:
+- name: e2e
+  context: {cluster: e2e, user: admin}
+current-context: e2e
+`, cp.Server, cp.CA.CertPEM, adminToken)
+	if err := os.WriteFile(cp.Kubeconfig, []byte(kc), 0o600); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	if err := cp.waitReady(ctx, 90*time.Second); err != nil {
+		return nil, err
+	}
+	progress("kube-apiserver ready in %v", time.Since(start).Round(time.Millisecond))
+
+	progress("starting kube-controller-manager")
+	p, err = Start("kube-controller-manager", dir, filepath.Join(binDir, "kube-controller-manager"), nil,
+		"--kubeconfig="+cp.Kubeconfig, "--service-account-private-key-file="+saKey, "--root-ca-file="+cp.CA.CertPEM,
+		"--leader-elect=false", "--secure-port=0")
+	if err != nil {
+		return nil, err
+	}
+	cp.procs = append(cp.procs, p)
+	return cp, nil
+}
+
+// waitReady polls /readyz until the apiserver is ready, or a child died.
+func (cp *ControlPlane) waitReady(ctx context.Context, timeout time.Duration) error {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(cp.CA.PEM)
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		for _, p := range cp.procs {
+			if p.Exited() {
+				return fmt.Errorf("%s exited during start-up:\n%s", p.Name, p.Tail(3000))
+			}
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, cp.Server+"/readyz", nil)
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return fmt.Errorf("kube-apiserver not ready after %v:\n%s", timeout, cp.procs[len(cp.procs)-1].Tail(3000))
+}
+
+// Check reports a control plane process that has died.
+func (cp *ControlPlane) Check() error {
+	for _, p := range cp.procs {
+		if p.Exited() {
+			return fmt.Errorf("%s exited:\n%s", p.Name, p.Tail(3000))
+		}
+	}
+	return nil
+}

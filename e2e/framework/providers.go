@@ -1,0 +1,68 @@
+package framework
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+)
+
+// Progress prints a timestamped line, so a slow start shows where it is.
+func Progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "e2e %s: %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
+}
+
+// BuildBouncer builds cmd/bouncer from the module at root into dir.
+func BuildBouncer(root, dir string) (string, error) {
+	bin := filepath.Join(dir, "bouncer")
+	_, errOut, err := Run(context.Background(), 5*time.Minute, []string{"CGO_ENABLED=0"}, nil, "go", "build", "-C", root, "-o", bin, "./cmd/bouncer")
+	if err != nil {
+		return "", fmt.Errorf("building bouncer: %v: %s", err, errOut)
+	}
+	return bin, nil
+}
+
+// Local starts the control plane and bouncer on this machine and returns
+// the Env the existing provider would be given for them.
+func Local(ctx context.Context, root, work, binDir, policyFile string) (*Env, error) {
+	bin, err := BuildBouncer(root, work)
+	if err != nil {
+		return nil, err
+	}
+	cp, err := StartLocal(ctx, binDir, work, Progress)
+	if err != nil {
+		return nil, err
+	}
+	Progress("starting bouncer serve with TLS")
+	b, err := StartBouncer(bin, work, "bouncer", cp.CA, policyFile)
+	if err != nil {
+		return nil, err
+	}
+	env := &Env{Provider: "local", Kubectl: filepath.Join(binDir, "kubectl"), Kubeconfig: cp.Kubeconfig,
+		URL: b.URL, CABundle: cp.CA.CertPEM, PolicyFile: policyFile, BouncerBin: bin, WorkDir: work,
+		Logs: FileLogs(b.Proc.LogPath), Bouncer: b, CA: cp.CA, ControlPlane: cp}
+	return env, nil
+}
+
+// Existing describes a deployment the user runs: KUBECONFIG, BOUNCER_URL,
+// and optionally BOUNCER_CA_BUNDLE and BOUNCER_POLICY_FILE. The decision
+// log and the process are out of reach, so tests needing them skip.
+func Existing(work string, root string) (*Env, error) {
+	url := os.Getenv("BOUNCER_URL")
+	kc := os.Getenv("KUBECONFIG")
+	if url == "" || kc == "" {
+		return nil, fmt.Errorf("the existing provider needs KUBECONFIG and BOUNCER_URL (the deployed service's https URL)")
+	}
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		return nil, fmt.Errorf("the existing provider needs kubectl on PATH: %w", err)
+	}
+	bin, err := BuildBouncer(root, work)
+	if err != nil {
+		return nil, err
+	}
+	return &Env{Provider: "existing", Kubectl: kubectl, Kubeconfig: kc, URL: url, CABundle: os.Getenv("BOUNCER_CA_BUNDLE"),
+		PolicyFile: os.Getenv("BOUNCER_POLICY_FILE"), BouncerBin: bin, WorkDir: work}, nil
+}
