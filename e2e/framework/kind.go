@@ -80,6 +80,7 @@ func Kind(ctx context.Context, root, work, policyFile string) (*Env, error) {
 		{"-n", "bouncer-system", "create", "configmap", "bouncer-policy", "--from-file=policy.yaml=" + policyFile},
 		{"apply", "-k", filepath.Join(root, "deploy", "kubernetes")},
 		{"-n", "bouncer-system", "set", "image", "deployment/bouncer", "bouncer=bouncer.dev/bouncer:e2e"},
+		{"-n", "bouncer-system", "set", "env", "deployment/bouncer", "BOUNCER_POLICY=/etc/bouncer/policy.yaml"},
 		{"-n", "bouncer-system", "rollout", "status", "deployment/bouncer", "--timeout=180s"},
 	} {
 		if err := step(4*time.Minute, kubectl, args...); err != nil {

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/google"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("image", flag.ContinueOnError)
+	binary := fs.String("binary", "", "the static linux binary (CGO_ENABLED=0 go build ./cmd/bouncer)")
+	arch := fs.String("arch", "amd64", "the binary's architecture")
+	tarPath := fs.String("tarball", "", "write a docker-loadable tarball here")
+	tag := fs.String("tag", "bouncer.dev/bouncer:e2e", "the tag inside the tarball")
+	push := fs.String("push", "", "push to this reference, such as europe-west1-docker.pkg.dev/PROJECT/REPO/bouncer:TAG")
+	digestFile := fs.String("digest-file", "", "write the pushed image's name@digest here, for the render step")
+	version := fs.String("version", "", "org.opencontainers.image.version label")
+	revision := fs.String("revision", "", "org.opencontainers.image.revision label")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *binary == "" || (*tarPath == "" && *push == "") {
+		return fmt.Errorf("need --binary and one of --tarball or --push")
+	}
+	bin, err := os.ReadFile(*binary)
+	if err != nil {
+		return err
+	}
+	labels := map[string]string{"org.opencontainers.image.title": "bouncer", "org.opencontainers.image.source": "https://bouncer.dev"}
+	if *version != "" {
+		labels["org.opencontainers.image.version"] = *version
+	}
+	if *revision != "" {
+		labels["org.opencontainers.image.revision"] = *revision
+	}
+	img, err := Build(bin, *arch, labels)
+	if err != nil {
+		return err
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		return err
+	}
+	if *tarPath != "" {
+		t, err := name.NewTag(*tag)
+		if err != nil {
+			return err
+		}
+		if err := tarball.WriteToFile(*tarPath, t, img); err != nil {
+			return err
+		}
+		fmt.Printf("wrote %s (%s, %s)\n", *tarPath, t, digest)
+	}
+	if *push != "" {
+		ref, err := name.ParseReference(*push)
+		if err != nil {
+			return err
+		}
+		kc := authn.NewMultiKeychain(authn.DefaultKeychain, google.Keychain)
+		if err := remote.Write(ref, img, remote.WithAuthFromKeychain(kc)); err != nil {
+			return err
+		}
+		pinned := ref.Context().Digest(digest.String()).String()
+		fmt.Println("pushed", pinned)
+		if *digestFile != "" {
+			return os.WriteFile(*digestFile, []byte(pinned+"\n"), 0o644)
+		}
+	}
+	return nil
+}
