@@ -115,6 +115,7 @@ func (p *Policy) Mutate(r *Request) Decision {
 				}
 				seen[l.Key] = true
 				missing = append(missing, l)
+				d.Added = append(d.Added, Added{Rule: rule.Name, Place: place, Key: l.Key, Value: l.Value})
 			}
 		}
 		d.Patch = append(d.Patch, patch.AddLabels(pl.Segments, pl.Depth, missing)...)

@@ -35,13 +35,16 @@ type Violation struct {
 	Existing bool
 }
 
-// Text describes the violation for people.
-func (v Violation) Text() string {
+// Text describes the violation for people, naming its rule.
+func (v Violation) Text() string { return "[" + v.Rule + "] " + v.Detail() }
+
+// Detail describes the violation without its rule.
+func (v Violation) Detail() string {
 	if v.Problem == Missing {
-		return fmt.Sprintf("[%s] missing label %q at %s", v.Rule, v.Key, v.Place)
+		return fmt.Sprintf("missing label %q at %s", v.Key, v.Place)
 	}
-	return fmt.Sprintf("[%s] label %q at %s has value %s, which does not match ^(?:%s)$",
-		v.Rule, v.Key, v.Place, quoteTrunc(v.Value, 63), v.Pattern)
+	return fmt.Sprintf("label %q at %s has value %s, which does not match ^(?:%s)$",
+		v.Key, v.Place, quoteTrunc(v.Value, 63), v.Pattern)
 }
 
 // Target identifies the object in messages and logs.
@@ -81,6 +84,13 @@ type Decision struct {
 	Warnings         []string
 	AuditAnnotations map[string]string
 	Patch            []patch.Op
+	// Added lists the default labels the patch adds, for people and the CLI.
+	Added []Added
+}
+
+// Added is one default label mutate adds.
+type Added struct {
+	Rule, Place, Key, Value string
 }
 
 func allow(skip string) Decision { return Decision{Allowed: true, Skip: skip} }
