@@ -171,4 +171,3 @@ func printText(w io.Writer, rs []check.Result, s summary) {
 	fmt.Fprintf(w, "checked %d objects in %d files: %d denied, %d warnings, %d audited, %d labels to add\n",
 		s.Objects, s.Files, s.Denied, s.Warnings, s.Audited, s.Adds)
 }
-
