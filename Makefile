@@ -64,9 +64,12 @@ $(CP_BINARIES) &: e2e/tools/go.mod e2e/tools/go.sum
 	@touch $(CP_BINARIES)
 	@ls -la $(CONTROLPLANE)
 
+FUZZ_TARGETS := ./internal/admission:FuzzHandler ./internal/policy:FuzzParse ./internal/policy:FuzzMutate
+
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 30s); crashers land in testdata/fuzz as regression cases.
-	go test ./internal/admission -run '^$$' -fuzz '^FuzzHandler$$' -fuzztime $(FUZZTIME)
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzzing $$fn in $$pkg for $(FUZZTIME)"; \
+	  go test $$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) 2>&1 | tail -n 3 || exit 1; done
 
 .PHONY: lint
 lint: ## gofmt, go vet and staticcheck (pinned in go.mod), for both modules.

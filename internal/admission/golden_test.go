@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -41,6 +42,35 @@ type goldenReq struct {
 	BodyFile    string          `json:"bodyFile,omitempty"`    // under testdata/
 	Body        json.RawMessage `json:"body,omitempty"`        // inline JSON
 	BodyText    *string         `json:"bodyText,omitempty"`    // inline raw bytes
+	// Generate builds a body too large to commit.
+	Generate *generate `json:"generate,omitempty"`
+}
+
+// generate describes a generated CREATE review of a Pod.
+type generate struct {
+	Labels int `json:"labels,omitempty"` // a labels map of this many entries, owner included
+	Depth  int `json:"depth,omitempty"`  // spec nested this many levels deep
+	Bytes  int `json:"bytes,omitempty"`  // padded with an annotation to this many bytes
+}
+
+func (g *generate) body() []byte {
+	var obj strings.Builder
+	obj.WriteString(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"generated","namespace":"shop","labels":{"owner":"team-a"`)
+	for i := 1; i < g.Labels; i++ {
+		fmt.Fprintf(&obj, `,"example.com/label-%05d":"value-%d"`, i, i)
+	}
+	obj.WriteString(`}`)
+	if g.Bytes > 0 {
+		obj.WriteString(`,"annotations":{"pad":"`)
+		obj.WriteString(strings.Repeat("x", g.Bytes))
+		obj.WriteString(`"}`)
+	}
+	obj.WriteString(`},"spec":`)
+	obj.WriteString(strings.Repeat(`{"a":`, g.Depth))
+	obj.WriteString(`{}`)
+	obj.WriteString(strings.Repeat(`}`, g.Depth))
+	obj.WriteString(`}`)
+	return []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"generated-1","kind":{"group":"","version":"v1","kind":"Pod"},"operation":"CREATE","namespace":"shop","object":` + obj.String() + `}}`)
 }
 
 type goldenResp struct {
@@ -109,6 +139,8 @@ func exchange(t *testing.T, c *goldenCase) *goldenResp {
 		}
 	case c.Request.BodyText != nil:
 		body = []byte(*c.Request.BodyText)
+	case c.Request.Generate != nil:
+		body = c.Request.Generate.body()
 	default:
 		body = c.Request.Body
 	}

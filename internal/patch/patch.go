@@ -58,3 +58,60 @@ func AddLabels(segments []string, depth int, missing []Label) []Op {
 	}
 	return []Op{{Op: "add", Path: Pointer(segments[:depth+1]...), Value: value}}
 }
+
+// Merge combines operations that add at the same path. Two label places can
+// share a missing ancestor (a CronJob without spec lacks both of its
+// template places under /spec); a second `add /spec` would replace the
+// first. The first missing ancestors of two places are either the same path
+// or unrelated, so merging equal paths is enough.
+func Merge(ops []Op) []Op {
+	out := ops[:0:0]
+	at := map[string]int{}
+	for _, op := range ops {
+		if i, ok := at[op.Path]; ok {
+			out[i].Value = mergeValues(out[i].Value, op.Value)
+			continue
+		}
+		at[op.Path] = len(out)
+		out = append(out, op)
+	}
+	return out
+}
+
+// mergeValues deep-merges two nested label additions built by AddLabels.
+func mergeValues(a, b any) any {
+	switch av := a.(type) {
+	case map[string]any:
+		bv, ok := b.(map[string]any)
+		if !ok {
+			return a
+		}
+		m := make(map[string]any, len(av)+len(bv))
+		for k, v := range av {
+			m[k] = v
+		}
+		for k, v := range bv {
+			if old, ok := m[k]; ok {
+				v = mergeValues(old, v)
+			}
+			m[k] = v
+		}
+		return m
+	case map[string]string:
+		bv, ok := b.(map[string]string)
+		if !ok {
+			return a
+		}
+		m := make(map[string]string, len(av)+len(bv))
+		for k, v := range av {
+			m[k] = v
+		}
+		for k, v := range bv {
+			if _, ok := m[k]; !ok {
+				m[k] = v
+			}
+		}
+		return m
+	}
+	return a
+}

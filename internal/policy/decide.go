@@ -120,6 +120,7 @@ func (p *Policy) Mutate(r *Request) Decision {
 		}
 		d.Patch = append(d.Patch, patch.AddLabels(pl.Segments, pl.Depth, missing)...)
 	}
+	d.Patch = patch.Merge(d.Patch)
 	d.Allowed = true
 	return d
 }
@@ -132,7 +133,7 @@ func (p *Policy) screen(r *Request, mutating bool) (k *Kind, obj, old *Object, d
 	case r.Operation == Delete || r.Operation == Connect:
 		return nil, nil, nil, allow("operation " + r.Operation), true
 	case r.Operation != Create && r.Operation != Update:
-		return nil, nil, nil, Decision{Code: CodeBadRequest, Message: "request.operation: unknown operation " + quoteTrunc(r.Operation, 20) + "; want CREATE, UPDATE, DELETE or CONNECT"}, true
+		return nil, nil, nil, Decision{Code: CodeBadRequest, Message: "bouncer cannot read the review: request.operation: unknown operation " + quoteTrunc(r.Operation, 20) + "; want CREATE, UPDATE, DELETE or CONNECT"}, true
 	case r.SubResource != "":
 		return nil, nil, nil, allow("subresource " + quoteTrunc(r.SubResource, 40)), true
 	}

@@ -164,7 +164,7 @@ rules:
 		{"an unreadable oldObject is refused with code 400", def, review(Update, "", "Pod", podOwner, `[]`),
 			want{code: 400, message: "bouncer cannot read the object: request.oldObject: must be a JSON object, got array"}},
 		{"an unknown operation is refused with code 400", def, review("PATCH", "", "Pod", podOwner, ""),
-			want{code: 400, message: `request.operation: unknown operation "PATCH"; want CREATE, UPDATE, DELETE or CONNECT`}},
+			want{code: 400, message: `bouncer cannot read the review: request.operation: unknown operation "PATCH"; want CREATE, UPDATE, DELETE or CONNECT`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
