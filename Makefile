@@ -40,12 +40,18 @@ run: ## Run the functions locally with the Functions Framework on $PORT (default
 	PORT=$(PORT) go run ./cmd/functions
 
 .PHONY: test
-test: lint unit e2e ## Run every test: lint, unit, golden, fuzz seeds and the e2e suite (CI's command).
+test: lint unit soak e2e ## Run every test: lint, unit, golden, fuzz seeds, the soak and the e2e suite (CI's command).
 
 .PHONY: unit
 unit: ## Run the unit, golden and process tests, the fuzz seed corpora (race detector), and the deploy checks.
 	go test -race -count=1 ./...
 	cd deploy && go test -count=1 ./...
+
+SOAK_SECONDS ?= 60
+
+.PHONY: soak
+soak: ## Serve at saturation from another process for SOAK_SECONDS (default 60): 0 errors, no goroutine leak, RSS printed.
+	BOUNCER_SOAK_SECONDS=$(SOAK_SECONDS) go test -count=1 -v -run '^TestSoakAtSaturation$$' ./internal/server | grep -E 'FIGURE|^(---|ok|FAIL|PASS)'
 
 .PHONY: e2e
 e2e: controlplane ## Run the e2e suite against a real kube-apiserver, controller-manager and etcd.
