@@ -54,8 +54,9 @@ soak: ## Serve at saturation from another process for SOAK_SECONDS (default 60):
 	BOUNCER_SOAK_SECONDS=$(SOAK_SECONDS) go test -count=1 -v -run '^TestSoakAtSaturation$$' ./internal/server | grep -E 'FIGURE|^(---|ok|FAIL|PASS)'
 
 .PHONY: e2e
-e2e: controlplane ## Run the e2e suite against a real kube-apiserver, controller-manager and etcd.
-	cd e2e && BOUNCER_CONTROLPLANE=$(CONTROLPLANE) go test -tags e2e -p 1 -count=1 -timeout 30m -v ./...
+e2e: controlplane ## Run the e2e suite against a real control plane, with the webhooks and with the compiled policies.
+	cd e2e && BOUNCER_E2E_ENGINE=webhook BOUNCER_CONTROLPLANE=$(CONTROLPLANE) go test -tags e2e -p 1 -count=1 -timeout 30m -v ./...
+	cd e2e && BOUNCER_E2E_ENGINE=compiled BOUNCER_CONTROLPLANE=$(CONTROLPLANE) go test -tags e2e -p 1 -count=1 -timeout 30m -v ./...
 
 .PHONY: controlplane
 controlplane: $(CP_BINARIES) ## Build the pinned control plane once (about 13 minutes cold on 2 cores), cached in .cache/.

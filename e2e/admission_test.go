@@ -11,7 +11,7 @@ import (
 func TestAPodWithoutOwnerIsDeniedWithThePolicysMessage(t *testing.T) {
 	ns := namespace(t)
 	mustDeny(t, ns, pod("web", map[string]string{"app": "web"}),
-		`admission webhook "validate.bouncer.dev" denied the request: Pod "web" in namespace "`+ns+`" was denied by bouncer: [require-owner] missing label "owner" at metadata.labels`)
+		denialPrefix("pods")+`Pod "web" in namespace "`+ns+`" was denied by bouncer: [require-owner] missing label "owner" at metadata.labels`)
 	if _, errOut, err := env.K("get", "-n", ns, "pod", "web"); err == nil || !contains(errOut, "NotFound") {
 		t.Errorf("the denied Pod exists: %s", errOut)
 	}
@@ -80,8 +80,8 @@ func TestAWarnRuleShowsAWarningAndAdmits(t *testing.T) {
 	}
 	ns := namespace(t)
 	out := mustCreate(t, ns, workload("StatefulSet", "db", nil))
-	want := `Warning: bouncer: StatefulSet "db" in namespace "` + ns + `": [want-cost-center] missing label "cost-center" at metadata.labels`
-	if !strings.Contains(out, want) {
+	want := `bouncer: StatefulSet "db" in namespace "` + ns + `": [want-cost-center] missing label "cost-center" at metadata.labels`
+	if !strings.Contains(out, want) || !strings.Contains(out, "Warning: ") {
 		t.Errorf("kubectl printed:\n%s\nwant:\n%s", out, want)
 	}
 	get(t, ns, "statefulset", "db")

@@ -15,6 +15,7 @@ import (
 // kind provider on a machine without a container engine: it must pass with
 // one line saying why it skipped.
 func TestTheKindProviderSkipsCleanlyWithoutAnEngine(t *testing.T) {
+	needWebhook(t, "the kind provider")
 	reason := framework.KindUnavailable()
 	if reason == "" {
 		t.Skip("a container engine and kind are present: run the kind provider itself with BOUNCER_E2E_PROVIDER=kind")

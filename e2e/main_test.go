@@ -23,6 +23,10 @@ import (
 // env is the cluster and deployment every test runs against.
 var env *framework.Env
 
+// engine is what enforces the policy: "webhook" (bouncer's functions) or
+// "compiled" (bouncer compile's in-process policies, no bouncer process).
+var engine = "webhook"
+
 // The correctness tests use a generous timeout, so that a busy machine
 // cannot turn a slow answer into a silent fail-open; the fail-open tests
 // use the shipped one.
@@ -80,22 +84,65 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
+	if e := os.Getenv("BOUNCER_E2E_ENGINE"); e != "" {
+		engine = e
+	}
+	if engine != "webhook" && engine != "compiled" {
+		fmt.Fprintf(os.Stderr, "e2e: unknown BOUNCER_E2E_ENGINE %q: want webhook or compiled\n", engine)
+		return 1
+	}
+	if engine == "compiled" && env.Bouncer != nil {
+		// Prove that nothing of bouncer's runs: the API server alone enforces.
+		env.Bouncer.Proc.Stop(10 * time.Second)
+		env.Bouncer, env.Logs = nil, nil
+	}
 	if err := installMain(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
-	framework.Progress("%s provider ready in %v; running tests", provider, time.Since(start).Round(time.Millisecond))
+	framework.Progress("%s provider ready in %v with the %s engine; running tests", provider, time.Since(start).Round(time.Millisecond), engine)
 	return m.Run()
 }
 
-// installMain points the webhook configurations at the deployment with the
-// generous timeout and waits until they are enforced.
+// installMain installs the engine: the webhook configurations pointing at
+// the deployment with the generous timeout, or the compiled policies; then
+// waits until the API server enforces them.
 func installMain() error {
 	if _, errOut, err := env.K("create", "namespace", probeNamespace); err != nil && !contains(errOut, "AlreadyExists") {
 		return fmt.Errorf("creating %s: %s", probeNamespace, errOut)
 	}
-	if err := env.InstallWebhooks(env.URL, generousTimeout); err != nil {
+	if engine == "compiled" {
+		_, _, _ = env.K("delete", "validatingwebhookconfiguration,mutatingwebhookconfiguration", "-l", "app.kubernetes.io/managed-by=bouncer-webhookconfig", "--ignore-not-found")
+		args := []string{"compile"}
+		if env.PolicyFile != "" {
+			args = append(args, "--policy", env.PolicyFile)
+		}
+		out, errOut, err := framework.Run(context.Background(), time.Minute, nil, nil, env.BouncerBin, args...)
+		if err != nil {
+			return fmt.Errorf("bouncer compile: %v: %s", err, errOut)
+		}
+		if _, errOut, err := env.KIn(out, "apply", "-f", "-"); err != nil {
+			return fmt.Errorf("applying the compiled policies: %s", errOut)
+		}
+	} else if err := env.InstallWebhooks(env.URL, generousTimeout); err != nil {
 		return err
 	}
 	return env.WaitEnforcing(probeNamespace)
+}
+
+// needWebhook skips a test of the webhook deployment itself, or one that
+// does not depend on the engine and so runs once, in webhook mode.
+func needWebhook(t *testing.T, why string) {
+	t.Helper()
+	if engine != "webhook" {
+		t.Skipf("%s: runs with the webhook engine", why)
+	}
+}
+
+// denialPrefix is what kubectl prints before bouncer's message.
+func denialPrefix(resource string) string {
+	if engine == "compiled" {
+		return fmt.Sprintf("ValidatingAdmissionPolicy 'bouncer-require-owner-%s' with binding 'bouncer-require-owner-%[1]s' denied request: ", resource)
+	}
+	return `admission webhook "validate.bouncer.dev" denied the request: `
 }

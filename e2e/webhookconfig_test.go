@@ -10,6 +10,7 @@ import (
 )
 
 func TestTheAPIServerAcceptsTheGeneratedConfigurationsAndRejectsABrokenOne(t *testing.T) {
+	needWebhook(t, "the generated webhook configurations")
 	rendered, err := env.RenderWebhooks(env.URL, webhookconfig.DefaultTimeoutSeconds)
 	if err != nil {
 		t.Fatal(err)

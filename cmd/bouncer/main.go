@@ -24,6 +24,7 @@ func commands() []command {
 	return []command{
 		{"serve", "serve /validate, /mutate and /healthz over HTTP or HTTPS", runServe},
 		{"webhookconfig", "render the Validating and Mutating webhook configurations", runWebhookConfig},
+		{"compile", "compile the policy to ValidatingAdmissionPolicy and MutatingAdmissionPolicy", runCompile},
 		{"check", "check manifests offline, or a live cluster's objects, against the policy", runCheck},
 		{"review", "run one AdmissionReview through validate or mutate and print the answer", runReview},
 		{"version", "print the version, commit and Go version", runVersion},

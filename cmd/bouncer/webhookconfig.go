@@ -11,12 +11,13 @@ import (
 )
 
 func runWebhookConfig(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlags("webhookconfig", "webhookconfig --url URL | --service NS/NAME[:PORT] [--ca-bundle FILE] [--timeout N] [--policy FILE]",
+	fs := newFlags("webhookconfig", "webhookconfig --url URL | --service NS/NAME[:PORT] [--ca-bundle FILE] [--timeout N] [--policy FILE] [--only validating|mutating]",
 		"bouncer webhookconfig --url https://bouncer-abc123-ew.a.run.app | kubectl apply -f -", stderr)
 	u := fs.String("url", "", "the service's https base URL; /validate and /mutate are appended")
 	svc := fs.String("service", "", "in-cluster Service NAMESPACE/NAME[:PORT] instead of --url, for bouncer run as a plain Deployment")
 	ca := fs.String("ca-bundle", "", "PEM file of the CA that signed the service's certificate (omit for publicly trusted URLs such as Cloud Run)")
 	timeout := fs.Int("timeout", webhookconfig.DefaultTimeoutSeconds, "timeoutSeconds for each webhook, 1 to 30")
+	only := fs.String("only", "", "render only the validating or the mutating configuration")
 	pol := fs.String("policy", "", "policy file (default $"+policy.EnvVar+", else the embedded default)")
 	if code, ok := parse(fs, args); !ok {
 		return code
@@ -30,7 +31,7 @@ func runWebhookConfig(args []string, _ io.Reader, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "bouncer webhookconfig:", err)
 		return exitUsage
 	}
-	o := webhookconfig.Options{URL: *u, Service: *svc, TimeoutSeconds: int32(*timeout)}
+	o := webhookconfig.Options{URL: *u, Service: *svc, TimeoutSeconds: int32(*timeout), Only: *only}
 	if *timeout < 1 || *timeout > 30 {
 		fmt.Fprintf(stderr, "bouncer webhookconfig: --timeout %d is out of range: the API server accepts 1 to 30 seconds\n", *timeout)
 		return exitUsage

@@ -47,6 +47,9 @@ type Options struct {
 	CABundle []byte
 	// TimeoutSeconds is 1 to 30; 0 means DefaultTimeoutSeconds.
 	TimeoutSeconds int32
+	// Only is "validating" or "mutating" to render one configuration, as
+	// where validation runs in-process (bouncer compile --only validating).
+	Only string
 }
 
 // Build returns the two configurations.
@@ -62,11 +65,11 @@ func Build(p *policy.Policy, o Options) (*admregv1.ValidatingWebhookConfiguratio
 	if timeout < 1 || timeout > 30 {
 		return nil, nil, fmt.Errorf("--timeout: %d is out of range: the API server accepts 1 to 30 seconds", timeout)
 	}
-	objSel, conds, err := exemptions(&p.Exempt)
+	objSel, conds, err := Exemptions(&p.Exempt)
 	if err != nil {
 		return nil, nil, err
 	}
-	nsSel := namespaceSelector(p.Exempt.Namespaces)
+	nsSel := NamespaceSelector(p.Exempt.Namespaces)
 	ignore := admregv1.Ignore
 	none := admregv1.SideEffectClassNone
 	equivalent := admregv1.Equivalent
@@ -79,7 +82,7 @@ func Build(p *policy.Policy, o Options) (*admregv1.ValidatingWebhookConfiguratio
 		Webhooks: []admregv1.ValidatingWebhook{{
 			Name:                    ValidateHook,
 			ClientConfig:            client("/validate"),
-			Rules:                   rules(p.KindsFor(false)),
+			Rules:                   Rules(p.KindsFor(false)),
 			FailurePolicy:           &ignore,
 			MatchPolicy:             &equivalent,
 			NamespaceSelector:       nsSel,
@@ -97,7 +100,7 @@ func Build(p *policy.Policy, o Options) (*admregv1.ValidatingWebhookConfiguratio
 		Webhooks: []admregv1.MutatingWebhook{{
 			Name:                    MutateHook,
 			ClientConfig:            client("/mutate"),
-			Rules:                   rules(p.KindsFor(true)),
+			Rules:                   Rules(p.KindsFor(true)),
 			FailurePolicy:           &ignore,
 			MatchPolicy:             &equivalent,
 			NamespaceSelector:       nsSel,
@@ -120,9 +123,19 @@ func Render(p *policy.Policy, o Options) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	objs := []any{v, m}
+	switch o.Only {
+	case "":
+	case "validating":
+		objs = objs[:1]
+	case "mutating":
+		objs = objs[1:]
+	default:
+		return nil, fmt.Errorf("--only %q: want validating or mutating", o.Only)
+	}
 	var buf bytes.Buffer
 	buf.WriteString("# Do not edit: regenerate with the command above (make webhookconfig).\n")
-	for i, obj := range []any{v, m} {
+	for i, obj := range objs {
 		out, err := yaml.Marshal(obj)
 		if err != nil {
 			return nil, err
@@ -184,8 +197,8 @@ func checkURL(raw string) (string, error) {
 	return strings.TrimSuffix(raw, "/"), nil
 }
 
-// rules lists the policy's kinds, grouped by API group and version.
-func rules(kinds []*policy.Kind) []admregv1.RuleWithOperations {
+// Rules lists the kinds, grouped by API group and version, for CREATE and UPDATE.
+func Rules(kinds []*policy.Kind) []admregv1.RuleWithOperations {
 	type gv struct{ g, v string }
 	byGV := map[gv][]string{}
 	var order []gv
@@ -209,7 +222,7 @@ func rules(kinds []*policy.Kind) []admregv1.RuleWithOperations {
 	return out
 }
 
-func namespaceSelector(ns map[string]bool) *metav1.LabelSelector {
+func NamespaceSelector(ns map[string]bool) *metav1.LabelSelector {
 	names := make([]string, 0, len(ns))
 	for n := range ns {
 		names = append(names, n)
@@ -220,16 +233,16 @@ func namespaceSelector(ns map[string]bool) *metav1.LabelSelector {
 	}}}
 }
 
-// exemptions compiles the object selector and users and groups so that
+// Exemptions compiles the object selector and users and groups so that
 // exempt requests never leave the API server. An objectSelector selects
 // what is sent, so the exemption is negated: one requirement negates into
 // one; a selector of several (an AND) negates into an OR, which only a CEL
 // match condition can say.
-func exemptions(e *policy.Exemption) (*metav1.LabelSelector, []admregv1.MatchCondition, error) {
+func Exemptions(e *policy.Exemption) (*metav1.LabelSelector, []admregv1.MatchCondition, error) {
 	var conds []admregv1.MatchCondition
 	var objSel *metav1.LabelSelector
 	if s := e.Spec.ObjectSelector; s != nil {
-		reqs := selectorRequirements(s)
+		reqs := SelectorRequirements(s)
 		if len(reqs) == 1 {
 			objSel = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{negate(reqs[0])}}
 		} else {
@@ -247,8 +260,8 @@ func exemptions(e *policy.Exemption) (*metav1.LabelSelector, []admregv1.MatchCon
 	return objSel, conds, nil
 }
 
-// selectorRequirements flattens matchLabels into In requirements, in order.
-func selectorRequirements(s *metav1.LabelSelector) []metav1.LabelSelectorRequirement {
+// SelectorRequirements flattens matchLabels into In requirements, in order.
+func SelectorRequirements(s *metav1.LabelSelector) []metav1.LabelSelectorRequirement {
 	keys := make([]string, 0, len(s.MatchLabels))
 	for k := range s.MatchLabels {
 		keys = append(keys, k)
