@@ -18,7 +18,7 @@ func TestCompileEmitsEveryPolicyWithItsBinding(t *testing.T) {
 	names := map[string]map[string]bool{}
 	for _, doc := range strings.Split(out, "\n---\n") {
 		var o struct {
-			Kind     string `json:"kind"`
+			Kind     string                `json:"kind"`
 			Metadata struct{ Name string } `json:"metadata"`
 		}
 		if err := yaml.Unmarshal([]byte(doc), &o); err != nil {
@@ -50,11 +50,11 @@ func TestCompileEmitsEveryPolicyWithItsBinding(t *testing.T) {
 
 func TestCompileOnlyValidatingLeavesMutationToTheWebhook(t *testing.T) {
 	_, out, _ := runCLI("", "compile", "--only", "validating")
-	if strings.Contains(out, "MutatingAdmissionPolicy") || !strings.Contains(out, "ValidatingAdmissionPolicy") {
+	if strings.Contains(out, "kind: MutatingAdmissionPolicy") || !strings.Contains(out, "kind: ValidatingAdmissionPolicy") {
 		t.Error("--only validating emitted mutating policies, or no validating ones")
 	}
 	_, wh, _ := runCLI("", "webhookconfig", "--url", "https://x.example", "--only", "mutating")
-	if strings.Contains(wh, "ValidatingWebhookConfiguration") || !strings.Contains(wh, "MutatingWebhookConfiguration") {
+	if strings.Contains(wh, "kind: ValidatingWebhookConfiguration") || !strings.Contains(wh, "kind: MutatingWebhookConfiguration") {
 		t.Error("webhookconfig --only mutating is wrong")
 	}
 }
