@@ -43,9 +43,10 @@ run: ## Run the functions locally with the Functions Framework on $PORT (default
 test: lint unit soak e2e ## Run every test: lint, unit, golden, fuzz seeds, the soak and the e2e suite (CI's command).
 
 .PHONY: unit
-unit: ## Run the unit, golden and process tests, the fuzz seed corpora (race detector), and the deploy checks.
+unit: ## Run the unit, golden and process tests, fuzz seeds (race detector), the deploy checks, and the CEL agreement tests.
 	go test -race -count=1 ./...
 	cd deploy && go test -count=1 ./...
+	cd e2e && go test -count=1 -v ./agreement/ | grep -E 'FIGURE|agree|^(---|ok|FAIL|PASS)'
 
 SOAK_SECONDS ?= 60
 
@@ -55,8 +56,8 @@ soak: ## Serve at saturation from another process for SOAK_SECONDS (default 60):
 
 .PHONY: e2e
 e2e: controlplane ## Run the e2e suite against a real control plane, with the webhooks and with the compiled policies.
-	cd e2e && BOUNCER_E2E_ENGINE=webhook BOUNCER_CONTROLPLANE=$(CONTROLPLANE) go test -tags e2e -p 1 -count=1 -timeout 30m -v ./...
-	cd e2e && BOUNCER_E2E_ENGINE=compiled BOUNCER_CONTROLPLANE=$(CONTROLPLANE) go test -tags e2e -p 1 -count=1 -timeout 30m -v ./...
+	cd e2e && BOUNCER_E2E_ENGINE=webhook BOUNCER_CONTROLPLANE=$(CONTROLPLANE) go test -tags e2e -p 1 -count=1 -timeout 30m -v .
+	cd e2e && BOUNCER_E2E_ENGINE=compiled BOUNCER_CONTROLPLANE=$(CONTROLPLANE) go test -tags e2e -p 1 -count=1 -timeout 30m -v .
 
 .PHONY: controlplane
 controlplane: $(CP_BINARIES) ## Build the pinned control plane once (about 13 minutes cold on 2 cores), cached in .cache/.
