@@ -8,11 +8,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"bouncer.dev/bouncer/internal/policy"
 	"bouncer.dev/bouncer/internal/rawjson"
-	kjson "sigs.k8s.io/json"
 )
 
 // The only AdmissionReview version bouncer speaks. v1beta1 has been unserved
@@ -37,65 +35,77 @@ type requestError struct{ msg string }
 
 func (e *requestError) Error() string { return e.msg }
 
-type rawReview struct {
-	APIVersion json.RawMessage `json:"apiVersion"`
-	Kind       json.RawMessage `json:"kind"`
-	Request    json.RawMessage `json:"request"`
+// fields collects an object's members named in names into dsts, refusing
+// duplicates.
+func fields(raw []byte, field string, names []string, dsts ...*[]byte) error {
+	dup, err := rawjson.Fields(raw, func(k, v []byte) error {
+		for i, n := range names {
+			if string(k) == n {
+				*dsts[i] = v
+				return nil
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s: must be a JSON object, got %s", orRoot(field), rawjson.Type(raw))
+	}
+	if dup != "" {
+		return fmt.Errorf("duplicate field %s", quote(join(field, dup)))
+	}
+	return nil
 }
+
+// The members read at each level of the review.
+var (
+	envelopeFields = []string{"apiVersion", "kind", "request"}
+	requestFields  = []string{"uid", "kind", "subResource", "name", "namespace", "operation", "userInfo", "object", "oldObject", "dryRun"}
+	gvkFields      = []string{"group", "version", "kind"}
+	userFields     = []string{"username", "groups"}
+)
 
 type rawRequest struct {
-	UID         json.RawMessage `json:"uid"`
-	Kind        json.RawMessage `json:"kind"`
-	SubResource json.RawMessage `json:"subResource"`
-	Name        json.RawMessage `json:"name"`
-	Namespace   json.RawMessage `json:"namespace"`
-	Operation   json.RawMessage `json:"operation"`
-	UserInfo    json.RawMessage `json:"userInfo"`
-	Object      json.RawMessage `json:"object"`
-	OldObject   json.RawMessage `json:"oldObject"`
-	DryRun      json.RawMessage `json:"dryRun"`
-}
-
-type rawGVK struct {
-	Group   json.RawMessage `json:"group"`
-	Version json.RawMessage `json:"version"`
-	Kind    json.RawMessage `json:"kind"`
-}
-
-type rawUser struct {
-	Username json.RawMessage `json:"username"`
-	Groups   json.RawMessage `json:"groups"`
+	UID, Kind, SubResource, Name, Namespace, Operation, UserInfo, Object, OldObject, DryRun []byte
 }
 
 // decodeReview reads body into a policy request. It returns an *httpError
 // when no uid can be answered to, and a *requestError (with the uid) when
-// the uid is readable but something else is not.
+// the uid is readable but something else is not. The body is validated as
+// JSON once, in full; after that only the parts the policy needs are read,
+// as slices of the body, never copied.
 func decodeReview(body []byte) (*policy.Request, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, &httpError{400, "empty body: expected an admission.k8s.io/v1 AdmissionReview"}
 	}
-	var rv rawReview
-	if err := strictDecode(body, &rv, ""); err != nil {
+	if err := rawjson.Validate(body); err != nil {
 		return nil, &httpError{400, err.Error()}
 	}
-	apiVersion, err := str(rv.APIVersion, "apiVersion")
+	if t := rawjson.Type(body); t != "object" {
+		return nil, &httpError{400, "body: must be a JSON object, got " + t}
+	}
+	var apiVersionRaw, kindRaw, requestRaw []byte
+	if err := fields(body, "", envelopeFields, &apiVersionRaw, &kindRaw, &requestRaw); err != nil {
+		return nil, &httpError{400, err.Error()}
+	}
+	apiVersion, err := str(apiVersionRaw, "apiVersion")
 	if err != nil {
 		return nil, &httpError{400, err.Error()}
 	}
 	if apiVersion != reviewAPIVersion {
 		return nil, &httpError{400, fmt.Sprintf("apiVersion %s is not supported: bouncer speaks %s only (set admissionReviewVersions: [v1])", quote(apiVersion), reviewAPIVersion)}
 	}
-	if kind, err := str(rv.Kind, "kind"); err != nil || kind != reviewKind {
+	if kind, err := str(kindRaw, "kind"); err != nil || kind != reviewKind {
 		return nil, &httpError{400, fmt.Sprintf("kind must be %q, got %s", reviewKind, quote(kind))}
 	}
-	if rawjson.IsAbsent(rv.Request) {
+	if rawjson.IsAbsent(requestRaw) {
 		return nil, &httpError{400, "request: missing: an AdmissionReview sent to a webhook must carry a request"}
 	}
-	if t := rawjson.Type(rv.Request); t != "object" {
+	if t := rawjson.Type(requestRaw); t != "object" {
 		return nil, &httpError{400, "request: must be a JSON object, got " + t}
 	}
 	var rr rawRequest
-	if err := strictDecode(rv.Request, &rr, "request"); err != nil {
+	if err := fields(requestRaw, "request", requestFields, &rr.UID, &rr.Kind, &rr.SubResource, &rr.Name, &rr.Namespace,
+		&rr.Operation, &rr.UserInfo, &rr.Object, &rr.OldObject, &rr.DryRun); err != nil {
 		return nil, &httpError{400, err.Error()}
 	}
 	if rawjson.IsAbsent(rr.UID) {
@@ -108,7 +118,7 @@ func decodeReview(body []byte) (*policy.Request, error) {
 	if uid == "" {
 		return nil, &httpError{400, "request.uid: must not be empty"}
 	}
-	req := &policy.Request{UID: uid}
+	req := &policy.Request{UID: uid, ValidJSON: true}
 	if err := fillRequest(req, &rr); err != nil {
 		return req, &requestError{err.Error()}
 	}
@@ -121,20 +131,20 @@ func fillRequest(req *policy.Request, rr *rawRequest) error {
 	if rawjson.IsAbsent(rr.Kind) {
 		return fmt.Errorf("request.kind: missing")
 	}
-	var gvk rawGVK
-	if err := strictDecode(rr.Kind, &gvk, "request.kind"); err != nil {
+	var group, version, kind []byte
+	if err := fields(rr.Kind, "request.kind", gvkFields, &group, &version, &kind); err != nil {
 		return err
 	}
 	var err error
 	for _, f := range []struct {
-		raw   json.RawMessage
+		raw   []byte
 		name  string
 		dst   *string
 		needs bool
 	}{
-		{gvk.Group, "request.kind.group", &req.Group, false},
-		{gvk.Version, "request.kind.version", &req.Version, true},
-		{gvk.Kind, "request.kind.kind", &req.Kind, true},
+		{group, "request.kind.group", &req.Group, false},
+		{version, "request.kind.version", &req.Version, true},
+		{kind, "request.kind.kind", &req.Kind, true},
 		{rr.Operation, "request.operation", &req.Operation, true},
 		{rr.SubResource, "request.subResource", &req.SubResource, false},
 		{rr.Name, "request.name", &req.Name, false},
@@ -148,18 +158,18 @@ func fillRequest(req *policy.Request, rr *rawRequest) error {
 		}
 	}
 	if !rawjson.IsAbsent(rr.UserInfo) {
-		var u rawUser
-		if err := strictDecode(rr.UserInfo, &u, "request.userInfo"); err != nil {
+		var username, groups []byte
+		if err := fields(rr.UserInfo, "request.userInfo", userFields, &username, &groups); err != nil {
 			return err
 		}
-		if req.User, err = str(u.Username, "request.userInfo.username"); err != nil {
+		if req.User, err = str(username, "request.userInfo.username"); err != nil {
 			return err
 		}
-		if !rawjson.IsAbsent(u.Groups) {
-			if t := rawjson.Type(u.Groups); t != "array" {
+		if !rawjson.IsAbsent(groups) {
+			if t := rawjson.Type(groups); t != "array" {
 				return fmt.Errorf("request.userInfo.groups: must be an array of strings, got %s", t)
 			}
-			if err := json.Unmarshal(u.Groups, &req.Groups); err != nil {
+			if err := json.Unmarshal(groups, &req.Groups); err != nil {
 				return fmt.Errorf("request.userInfo.groups: must be an array of strings")
 			}
 		}
@@ -179,49 +189,14 @@ func fillRequest(req *policy.Request, rr *rawRequest) error {
 	return nil
 }
 
-// strictDecode decodes a JSON object case-sensitively, as the API server
-// does, and refuses duplicate fields: two parsers must never disagree on
-// which of two uids or labels counts.
-func strictDecode(data []byte, v any, field string) error {
-	strict, err := kjson.UnmarshalStrict(data, v, kjson.DisallowDuplicateFields)
-	if err != nil {
-		if ok, off := kjson.SyntaxErrorOffset(err); ok {
-			return fmt.Errorf("not valid JSON at byte %d%s: %s", off, in(field), strings.TrimPrefix(err.Error(), "json: "))
-		}
-		if t := rawjson.Type(data); t != "object" {
-			return fmt.Errorf("%s: must be a JSON object, got %s", orRoot(field), t)
-		}
-		return fmt.Errorf("%s: %s", orRoot(field), strings.TrimPrefix(err.Error(), "json: "))
-	}
-	if len(strict) > 0 {
-		name := strict[0].Error()
-		if fe, ok := strict[0].(kjson.FieldError); ok {
-			name = fe.FieldPath()
-		}
-		return fmt.Errorf("duplicate field %s", quote(join(field, name)))
-	}
-	return nil
-}
-
-func str(raw json.RawMessage, field string) (string, error) {
+func str(raw []byte, field string) (string, error) {
 	if rawjson.IsAbsent(raw) {
 		return "", nil
 	}
 	if t := rawjson.Type(raw); t != "string" {
 		return "", fmt.Errorf("%s: must be a string, got %s", field, t)
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", fmt.Errorf("%s: not a valid JSON string", field)
-	}
-	return s, nil
-}
-
-func in(field string) string {
-	if field == "" {
-		return ""
-	}
-	return " in " + field
+	return rawjson.Unquote(raw), nil
 }
 
 func orRoot(field string) string {

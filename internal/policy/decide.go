@@ -150,7 +150,11 @@ func (p *Policy) screen(r *Request, mutating bool) (k *Kind, obj, old *Object, d
 	if r.Object == nil {
 		return nil, nil, nil, invalid(&ObjectError{"request.object", "missing on " + r.Operation}), true
 	}
-	obj, err := ParseObject(r.Object, k, "request.object")
+	parse := ParseObject
+	if r.ValidJSON {
+		parse = parseValid
+	}
+	obj, err := parse(r.Object, k, "request.object")
 	if err != nil {
 		return nil, nil, nil, invalid(err), true
 	}
@@ -159,7 +163,7 @@ func (p *Policy) screen(r *Request, mutating bool) (k *Kind, obj, old *Object, d
 		d.Target.Name = obj.Name
 	}
 	if r.Operation == Update && r.OldObject != nil {
-		if old, err = ParseObject(r.OldObject, k, "request.oldObject"); err != nil {
+		if old, err = parse(r.OldObject, k, "request.oldObject"); err != nil {
 			return nil, nil, nil, invalid(err), true
 		}
 	}

@@ -1,6 +1,9 @@
 package policy
 
-import "strings"
+import (
+	"strings"
+	"sync"
+)
 
 // Kind is a resource the policy can apply to: where the API server serves it
 // (for the webhook rules) and every place from which the objects it creates
@@ -13,6 +16,9 @@ type Kind struct {
 	// TemplateLabelPaths are the label maps, besides the object's own
 	// metadata.labels, that are copied onto the objects this kind creates.
 	TemplateLabelPaths []string `json:"templateLabelPaths,omitempty"`
+
+	wantOnce sync.Once
+	want     map[string]string
 }
 
 // ObjectPlace is the object's own label map. It is the only place mutate
@@ -42,9 +48,10 @@ var builtinKinds = []Kind{
 // BuiltinKinds returns a copy of the kinds bouncer knows without declaration.
 func BuiltinKinds() []Kind {
 	out := make([]Kind, len(builtinKinds))
-	for i, k := range builtinKinds {
-		k.TemplateLabelPaths = append([]string(nil), k.TemplateLabelPaths...)
-		out[i] = k
+	for i := range builtinKinds {
+		b := &builtinKinds[i]
+		out[i] = Kind{Kind: b.Kind, Group: b.Group, Version: b.Version, Resource: b.Resource,
+			TemplateLabelPaths: append([]string(nil), b.TemplateLabelPaths...)}
 	}
 	return out
 }

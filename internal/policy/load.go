@@ -73,11 +73,12 @@ func compile(f File) (*Policy, error) {
 	}
 
 	known := map[string]*Kind{}
-	for _, k := range BuiltinKinds() {
-		known[k.Kind] = &k
+	builtins := BuiltinKinds()
+	for i := range builtins {
+		known[builtins[i].Kind] = &builtins[i]
 	}
-	for i, k := range f.CustomKinds {
-		compileCustomKind(&errs, fmt.Sprintf("customKinds[%d]", i), k, known)
+	for i := range f.CustomKinds {
+		compileCustomKind(&errs, fmt.Sprintf("customKinds[%d]", i), &f.CustomKinds[i], known)
 	}
 
 	global := f.Exemptions
@@ -114,7 +115,7 @@ func compile(f File) (*Policy, error) {
 	return p, nil
 }
 
-func compileCustomKind(errs *fieldErrs, field string, k Kind, known map[string]*Kind) {
+func compileCustomKind(errs *fieldErrs, field string, k *Kind, known map[string]*Kind) {
 	if k.Kind == "" {
 		errs.add(field+".kind", "required")
 	} else if known[k.Kind] != nil {
@@ -142,10 +143,8 @@ func compileCustomKind(errs *fieldErrs, field string, k Kind, known map[string]*
 		}
 		seen[p] = true
 	}
-	kk := k
-	kk.TemplateLabelPaths = slices.Clone(k.TemplateLabelPaths)
 	if k.Kind != "" && known[k.Kind] == nil {
-		known[k.Kind] = &kk
+		known[k.Kind] = &Kind{Kind: k.Kind, Group: k.Group, Version: k.Version, Resource: k.Resource, TemplateLabelPaths: slices.Clone(k.TemplateLabelPaths)}
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"bouncer.dev/bouncer/internal/rawjson"
-	kjson "sigs.k8s.io/json"
 )
 
 // Object is what the decision reads of an admitted object: its identity and
@@ -43,7 +42,15 @@ func (e *ObjectError) Error() string { return e.Path + ": " + e.Msg }
 // ParseObject reads the identity and every label place of kind k from raw,
 // the JSON of request.object or request.oldObject. field names it in errors.
 func ParseObject(raw []byte, k *Kind, field string) (*Object, error) {
-	r := reader{cache: map[string]map[string]json.RawMessage{}, field: field}
+	if err := rawjson.Validate(raw); err != nil {
+		return nil, &ObjectError{field, err.Error()}
+	}
+	return parseValid(raw, k, field)
+}
+
+// parseValid is ParseObject for bytes already validated as JSON.
+func parseValid(raw []byte, k *Kind, field string) (*Object, error) {
+	r := reader{cache: map[string]map[string][]byte{}, field: field, want: k.wantFields()}
 	root, err := r.object(nil, raw)
 	if err != nil {
 		return nil, err
@@ -82,8 +89,28 @@ func ParseObject(raw []byte, k *Kind, field string) (*Object, error) {
 
 // reader decodes nested JSON objects once each, keyed by their dotted path.
 type reader struct {
-	cache map[string]map[string]json.RawMessage
+	cache map[string]map[string][]byte
 	field string
+	want  map[string]string // the field names read, interned
+}
+
+// identityFields are read from metadata besides the label places.
+var identityFields = []string{"metadata", "name", "generateName", "namespace", "deletionTimestamp", "labels"}
+
+// wantFields is the set of field names a kind's reader keeps.
+func (k *Kind) wantFields() map[string]string {
+	k.wantOnce.Do(func() {
+		k.want = map[string]string{}
+		for _, f := range identityFields {
+			k.want[f] = f
+		}
+		for _, p := range k.Places() {
+			for _, seg := range splitPath(p) {
+				k.want[seg] = seg
+			}
+		}
+	})
+	return k.want
 }
 
 func (r *reader) where(segs []string) string {
@@ -93,27 +120,35 @@ func (r *reader) where(segs []string) string {
 	return r.field + "." + strings.Join(segs, ".")
 }
 
-// object decodes raw as a JSON object. It returns nil for null.
-func (r *reader) object(segs []string, raw json.RawMessage) (map[string]json.RawMessage, error) {
+// object reads raw as a JSON object's members, as slices of raw (no
+// copies). It returns nil for null.
+func (r *reader) object(segs []string, raw []byte) (map[string][]byte, error) {
 	if isNull(raw) {
 		return nil, nil
 	}
 	if t := rawjson.Type(raw); t != "object" {
 		return nil, &ObjectError{r.where(segs), "must be a JSON object, got " + t}
 	}
-	var m map[string]json.RawMessage
-	strict, err := kjson.UnmarshalStrict(raw, &m, kjson.DisallowDuplicateFields)
+	m := make(map[string][]byte, 4)
+	dup, err := rawjson.Fields(raw, func(k, v []byte) error {
+		// Only the fields some place or the identity reads are kept, under
+		// interned names, so walking a large object allocates nothing per field.
+		if name, ok := r.want[string(k)]; ok {
+			m[name] = v
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, &ObjectError{r.where(segs), "not valid JSON: " + strings.TrimPrefix(err.Error(), "json: ")}
+		return nil, &ObjectError{r.where(segs), err.Error()}
 	}
-	if len(strict) > 0 {
-		return nil, &ObjectError{r.where(segs), "duplicate field " + quoteTrunc(dupField(strict[0]), 100)}
+	if dup != "" {
+		return nil, &ObjectError{r.where(segs), "duplicate field " + quoteTrunc(dup, 100)}
 	}
 	return m, nil
 }
 
 // walk returns the object at segs, or nil when it or a parent is absent or null.
-func (r *reader) walk(segs []string) (map[string]json.RawMessage, error) {
+func (r *reader) walk(segs []string) (map[string][]byte, error) {
 	key := strings.Join(segs, ".")
 	if m, ok := r.cache[key]; ok {
 		return m, nil
@@ -123,7 +158,7 @@ func (r *reader) walk(segs []string) (map[string]json.RawMessage, error) {
 		return nil, err
 	}
 	raw, ok := parent[segs[len(segs)-1]]
-	var m map[string]json.RawMessage
+	var m map[string][]byte
 	if ok {
 		if m, err = r.object(segs, raw); err != nil {
 			return nil, err
@@ -157,32 +192,29 @@ func (r *reader) place(path string) (*Place, error) {
 		return nil, &ObjectError{r.where(segs), "must be a map of strings, got " + t}
 	}
 	labels := map[string]string{}
-	strict, err := kjson.UnmarshalStrict(raw, &labels, kjson.DisallowDuplicateFields)
+	dup, err := rawjson.Fields(raw, func(k, v []byte) error {
+		switch t := rawjson.Type(v); t {
+		case "string":
+			labels[string(k)] = rawjson.Unquote(v)
+		case "null":
+			// As the API server decodes it: a null value is the empty string.
+			labels[string(k)] = ""
+		default:
+			return &ObjectError{r.where(segs) + "[" + quoteTrunc(string(k), 100) + "]", "label values must be strings, got " + t}
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, r.labelError(segs, raw)
+		return nil, err
 	}
-	if len(strict) > 0 {
-		return nil, &ObjectError{r.where(segs), "duplicate label " + quoteTrunc(dupField(strict[0]), 100)}
+	if dup != "" {
+		return nil, &ObjectError{r.where(segs), "duplicate label " + quoteTrunc(dup, 100)}
 	}
 	pl.Labels, pl.Present, pl.Depth = labels, true, len(segs)
 	return pl, nil
 }
 
-// labelError finds the value that is not a string, on the error path only.
-func (r *reader) labelError(segs []string, raw json.RawMessage) error {
-	var m map[string]json.RawMessage
-	if err := kjson.UnmarshalCaseSensitivePreserveInts(raw, &m); err != nil {
-		return &ObjectError{r.where(segs), "not valid JSON: " + strings.TrimPrefix(err.Error(), "json: ")}
-	}
-	for _, k := range sortedRawKeys(m) {
-		if t := rawjson.Type(m[k]); t != "string" {
-			return &ObjectError{r.where(segs) + "[" + quoteTrunc(k, 100) + "]", "label values must be strings, got " + t}
-		}
-	}
-	return &ObjectError{r.where(segs), "must be a map of strings"}
-}
-
-func (r *reader) str(m map[string]json.RawMessage, segs []string, dst *string) error {
+func (r *reader) str(m map[string][]byte, segs []string, dst *string) error {
 	raw, ok := m[segs[len(segs)-1]]
 	if !ok || isNull(raw) {
 		return nil
@@ -190,9 +222,7 @@ func (r *reader) str(m map[string]json.RawMessage, segs []string, dst *string) e
 	if t := rawjson.Type(raw); t != "string" {
 		return &ObjectError{r.where(segs), "must be a string, got " + t}
 	}
-	if err := json.Unmarshal(raw, dst); err != nil {
-		return &ObjectError{r.where(segs), "not a valid JSON string"}
-	}
+	*dst = rawjson.Unquote(raw)
 	return nil
 }
 
@@ -205,14 +235,6 @@ func sortedRawKeys(m map[string]json.RawMessage) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-// dupField extracts the field name from a sigs.k8s.io/json strict error.
-func dupField(err error) string {
-	if fe, ok := err.(kjson.FieldError); ok {
-		return fe.FieldPath()
-	}
-	return err.Error()
 }
 
 // quoteTrunc quotes user content for a message, cut to max bytes.

@@ -22,4 +22,7 @@ type Request struct {
 	DryRun               bool
 	Object               []byte
 	OldObject            []byte
+	// ValidJSON is set by a caller that has already validated Object and
+	// OldObject as JSON (the HTTP layer validates the whole body once).
+	ValidJSON bool
 }
