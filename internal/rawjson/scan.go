@@ -17,7 +17,9 @@ type SyntaxError struct {
 	Msg    string
 }
 
-func (e *SyntaxError) Error() string { return fmt.Sprintf("not valid JSON at byte %d: %s", e.Offset, e.Msg) }
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("not valid JSON at byte %d: %s", e.Offset, e.Msg)
+}
 
 // Validate checks that data is exactly one JSON value, in one pass. After
 // it, the navigation functions below can trust the bytes: the body is read
@@ -185,7 +187,9 @@ func str(d []byte, i int) (int, error) {
 	return 0, eof(d)
 }
 
-func isHex(c byte) bool { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') }
+func isHex(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
 
 func number(d []byte, i int) (int, error) {
 	if d[i] == '-' {
