@@ -120,8 +120,9 @@ deploy-kubernetes: build ## Deploy IMAGE as a plain Deployment (Secret bouncer-t
 	bin/bouncer webhookconfig --service bouncer-system/bouncer --ca-bundle $(CA_BUNDLE) | $(KUBECTL) apply -f -
 
 .PHONY: bench
-bench: ## Run the benchmarks side by side and write docs/benchmarks.md.
-	@echo "bench: see docs/benchmarks.md"; exit 1
+bench: controlplane ## Run every benchmark side by side (about 15 minutes) and write docs/benchmarks.md, its only writer.
+	cd bench && go build -o ../bin/bench ./cmd/bench
+	cd bench && BOUNCER_CONTROLPLANE=$(CONTROLPLANE) taskset -c 0 ../bin/bench -root .. -out docs/benchmarks.md
 
 .PHONY: clean
 clean: ## Remove bin/ (keeps the cached control plane; rm -rf .cache to drop it).

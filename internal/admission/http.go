@@ -103,7 +103,7 @@ func (f *Function) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *Function) write(w http.ResponseWriter, uid string, d *policy.Decision) {
-	out, err := encodeResponse(uid, d, f.Mutating)
+	out, err := appendResponse(make([]byte, 0, 512), uid, d, f.Mutating)
 	if err != nil {
 		f.fail(w, http.StatusInternalServerError, "encoding the response: "+err.Error())
 		return

@@ -10,8 +10,9 @@ import (
 
 var jsonPatch = admissionv1.PatchTypeJSONPatch
 
-// encodeResponse renders a decision as the AdmissionReview the API server
-// accepts: uid echoed, a status on refusals, and a patch with its patchType
+// encodeResponse is the reference encoding, through the admission/v1 types
+// and encoding/json; appendResponse must produce the same bytes. It renders
+// a decision as the AdmissionReview the API server accepts: uid echoed, a status on refusals, and a patch with its patchType
 // only from a mutating function that has something to add. The API server
 // rejects a patch without patchType, a patchType without patch, and either
 // from a validating webhook, so none of those can be produced.

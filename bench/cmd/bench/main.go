@@ -1,0 +1,348 @@
+// Command bench measures bouncer side by side with a controller-runtime
+// webhook, the floor and the in-tree policy engine, in one run on one
+// machine, and writes docs/benchmarks.md. `make bench` runs it under
+// `taskset -c 0`, so the load generator has core 0 and each server core 1.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"bouncer.dev/bouncer/bench/payloads"
+	"bouncer.dev/bouncer/e2e/framework"
+)
+
+func main() {
+	root := flag.String("root", "../", "the repository root")
+	out := flag.String("out", "docs/benchmarks.md", "the report, relative to the root")
+	reps := flag.Int("reps", 3, "repetitions of each HTTP run (the median is reported)")
+	dur := flag.Duration("duration", 2*time.Second, "length of each HTTP run")
+	starts := flag.Int("starts", 20, "cold starts per server")
+	rounds := flag.Int("rounds", 5, "alternating rounds through the control plane")
+	creates := flag.Int("creates", 400, "Pod creates per setup and round")
+	count := flag.Int("count", 6, "go test -bench -count for the in-process benchmark")
+	flag.Parse()
+	if err := run(*root, *out, *reps, *dur, *starts, *rounds, *creates, *count); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func sh(dir string, env []string, name string, args ...string) (string, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	var b bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &b, &b
+	err := cmd.Run()
+	return b.String(), err
+}
+
+func run(root, outPath string, reps int, dur time.Duration, starts, rounds, creates, count int) error {
+	root, _ = filepath.Abs(root)
+	work, err := os.MkdirTemp("", "bouncer-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	var rep report
+	rep.commands = []string{"make bench    # = cd bench && taskset -c 0 go run ./cmd/bench"}
+
+	framework.Progress("building the servers")
+	b := binaries{filepath.Join(work, "bouncer"), filepath.Join(work, "functions"), filepath.Join(work, "benchserver")}
+	for _, x := range []struct{ dir, out, pkg string }{{root, b.bouncer, "./cmd/bouncer"}, {root, b.functions, "./cmd/functions"}, {filepath.Join(root, "bench"), b.benchserver, "./cmd/benchserver"}} {
+		if o, err := sh(x.dir, []string{"CGO_ENABLED=0"}, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", x.out, x.pkg); err != nil {
+			return fmt.Errorf("go build %s: %v\n%s", x.pkg, err, o)
+		}
+	}
+	ca, err := framework.NewCA(work)
+	if err != nil {
+		return err
+	}
+	all, err := payloads.All(root)
+	if err != nil {
+		return err
+	}
+	servers := impls(b)
+
+	// 1. Correctness before any timing.
+	framework.Progress("checking every server's answers on every payload")
+	wrong := map[string]bool{}
+	for _, im := range servers {
+		if im.name == "floor" {
+			continue // not a policy
+		}
+		s, _, err := start(im, "1", ca, work, false)
+		if err != nil {
+			return err
+		}
+		c := client(ca, 1)
+		if _, err := waitReady(c, s.base+"/validate", all[0].Body, 20*time.Second); err != nil {
+			s.stop()
+			return err
+		}
+		for _, p := range all {
+			want, _ := reference(p)
+			code, ans, err := post(c, s.base+"/"+p.Function, p.Body)
+			got, ierr := interpret(p, ans)
+			if err != nil || code != 200 || ierr != nil || got != want {
+				wrong[im.name+"/"+p.Name] = true
+				diff := "a different verdict"
+				if got.allowed == want.allowed {
+					diff = "the same verdict but a different object after its patch (a typed round trip drops fields its Go types do not know)"
+				}
+				rep.wrong = append(rep.wrong, fmt.Sprintf("%s on %s: %s", im.name, p.Name, diff))
+			}
+		}
+		s.stop()
+	}
+
+	// 2. In process, with benchstat.
+	framework.Progress("in-process benchmark (go test -bench -count %d)", count)
+	benchOut, err := sh(filepath.Join(root, "bench"), nil, "go", "test", "-run", "^$", "-bench", "^BenchmarkReview$", "-benchmem", "-count", strconv.Itoa(count), ".")
+	if err != nil {
+		return fmt.Errorf("go test -bench: %v\n%s", err, benchOut)
+	}
+	rawFile := filepath.Join(work, "bench.txt")
+	_ = os.WriteFile(rawFile, []byte(benchOut), 0o644)
+	stat, err := sh(filepath.Join(root, "bench"), nil, "go", "tool", "benchstat", "-col", "/impl", rawFile)
+	if err != nil {
+		// benchstat names the sub-benchmark path parts; fall back to the plain table.
+		stat, _ = sh(filepath.Join(root, "bench"), nil, "go", "tool", "benchstat", rawFile)
+	}
+	rep.benchstat = stat
+	rep.inproc = parseBench(benchOut)
+	rep.commands = append(rep.commands, "cd bench && go test -run '^$' -bench '^BenchmarkReview$' -benchmem -count 6 . | tee new.txt && go tool benchstat new.txt")
+
+	// 3. HTTP on loopback.
+	framework.Progress("HTTP on loopback: %d reps of %v per point", reps, dur)
+	typical := all[1]
+	for _, im := range servers {
+		for _, useTLS := range []bool{false, true} {
+			if useTLS && !im.tls {
+				continue
+			}
+			for _, conc := range []int{1, 8, 64} {
+				var rs []loadResult
+				var rss int
+				for i := 0; i < reps; i++ {
+					s, _, err := start(im, "1", ca, work, useTLS)
+					if err != nil {
+						return err
+					}
+					c := client(ca, conc)
+					if _, err := waitReady(c, s.base+"/validate", typical.Body, 20*time.Second); err != nil {
+						s.stop()
+						return err
+					}
+					rs = append(rs, load(c, s.base+"/validate", typical.Body, conc, 300*time.Millisecond, dur))
+					if r := s.rssKiB(); r > rss {
+						rss = r
+					}
+					s.stop()
+				}
+				m := medianLoad(rs)
+				rep.http = append(rep.http, httpRow{im.name, typical.Name, useTLS, conc, m, rss})
+				framework.Progress("%-20s tls=%-5v c=%-2d %8.0f req/s p50 %v p99 %v errors %d", im.name, useTLS, conc, m.rps, m.p50, m.p99, m.errors)
+			}
+		}
+	}
+	for _, p := range all {
+		if p.Name == typical.Name {
+			continue
+		}
+		for _, im := range servers {
+			if wrong[im.name+"/"+p.Name] {
+				continue
+			}
+			var rs []loadResult
+			for i := 0; i < reps; i++ {
+				s, _, err := start(im, "1", ca, work, false)
+				if err != nil {
+					return err
+				}
+				c := client(ca, 64)
+				if _, err := waitReady(c, s.base+"/"+p.Function, p.Body, 20*time.Second); err != nil {
+					s.stop()
+					return err
+				}
+				rs = append(rs, load(c, s.base+"/"+p.Function, p.Body, 64, 300*time.Millisecond, dur))
+				s.stop()
+			}
+			rep.http = append(rep.http, httpRow{im.name, p.Name, false, 64, medianLoad(rs), 0})
+		}
+	}
+
+	// 4. Cold start: exec to the first correct answer.
+	framework.Progress("cold starts: %d per server", starts)
+	for _, im := range servers {
+		var ds []time.Duration
+		idle := 0
+		for i := 0; i < starts; i++ {
+			s, t0, err := start(im, "1", ca, work, false)
+			if err != nil {
+				return err
+			}
+			t1, err := waitReady(client(ca, 1), s.base+"/validate", typical.Body, 20*time.Second)
+			if err != nil {
+				s.stop()
+				return err
+			}
+			ds = append(ds, t1.Sub(t0))
+			if i == 0 {
+				time.Sleep(200 * time.Millisecond)
+				idle = s.rssKiB()
+			}
+			s.stop()
+		}
+		rep.cold = append(rep.cold, coldRow{im.name, median(ds), idle})
+	}
+	if o, err := sh(root, []string{"GODEBUG=inittrace=1"}, b.bouncer, "version"); err == nil {
+		rep.inittrace = topInits(o, 6)
+	}
+
+	// 5. Footprint.
+	for _, x := range []struct{ name, path string }{{"bouncer", b.bouncer}, {"functions framework local run", b.functions}, {"controller-runtime + floor server", b.benchserver}} {
+		if st, err := os.Stat(x.path); err == nil {
+			rep.sizes = append(rep.sizes, fmt.Sprintf("%s binary: %.1f MB", x.name, float64(st.Size())/1e6))
+		}
+	}
+	imgTar := filepath.Join(work, "image.tar")
+	if o, err := sh(filepath.Join(root, "deploy"), nil, "go", "run", "./image", "--binary", b.bouncer, "--tarball", imgTar); err == nil {
+		if st, err := os.Stat(imgTar); err == nil {
+			rep.sizes = append(rep.sizes, fmt.Sprintf("bouncer image (offline build, one layer): %.1f MB as a tarball (%s)", float64(st.Size())/1e6, strings.TrimSpace(o)))
+		}
+	}
+
+	// 6. bouncer check over 10,000 manifests, one Pod a file.
+	manifests := filepath.Join(work, "manifests")
+	_ = os.MkdirAll(manifests, 0o755)
+	for i := 0; i < 10000; i++ {
+		owner := "team-a"
+		if i%10 == 0 {
+			owner = ""
+		}
+		pod := fmt.Sprintf("apiVersion: v1\nkind: Pod\nmetadata:\n  name: pod-%05d\n  namespace: shop\n  labels: {app: web, owner: %q}\nspec:\n  containers:\n    - name: c\n      image: nginx\n", i, owner)
+		_ = os.WriteFile(filepath.Join(manifests, fmt.Sprintf("pod-%05d.yaml", i)), []byte(pod), 0o644)
+	}
+	var checks []time.Duration
+	for i := 0; i < 3; i++ {
+		t := time.Now()
+		o, err := sh(root, nil, b.bouncer, "check", manifests)
+		if err == nil || !strings.Contains(o, "checked 10000 objects in 10000 files: 1000 denied") {
+			return fmt.Errorf("bouncer check over 10,000 manifests: %v\n%.500s", err, o)
+		}
+		checks = append(checks, time.Since(t))
+	}
+	rep.check = median(checks)
+	rep.commands = append(rep.commands, "bin/bouncer check DIR   # 10,000 generated single-Pod files, 1,000 of them without a valid owner")
+
+	// 7. Through a real control plane.
+	binDir := os.Getenv("BOUNCER_CONTROLPLANE")
+	if binDir == "" {
+		binDir = filepath.Join(root, ".cache", "controlplane", "v1.37.2", "bin")
+	}
+	framework.Progress("through the control plane: %d rounds of %d creates per setup", rounds, creates)
+	if rep.cp, err = controlPlane(b, binDir, filepath.Join(work, "cp"), rounds, creates); err != nil {
+		return err
+	}
+	rep.rounds, rep.creates = rounds, creates
+	rep.reps, rep.dur = reps, dur
+
+	rep.machine = machine()
+	text := rep.markdown()
+	fmt.Println(rep.summary())
+	if !filepath.IsAbs(outPath) {
+		outPath = filepath.Join(root, outPath)
+	}
+	return os.WriteFile(outPath, []byte(text), 0o644)
+}
+
+var benchLine = regexp.MustCompile(`^BenchmarkReview/([^/]+)/([^-\s]+(?:-[a-z]+)*)-\d+\s+\d+\s+([\d.]+) ns/op.*?(\d+) B/op\s+(\d+) allocs/op`)
+
+// parseBench takes the median ns/op, B/op and allocs/op per payload and impl.
+func parseBench(out string) map[string]map[string][3]float64 {
+	vals := map[string]map[string][][3]float64{}
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		m := benchLine.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		ns, _ := strconv.ParseFloat(m[3], 64)
+		by, _ := strconv.ParseFloat(m[4], 64)
+		al, _ := strconv.ParseFloat(m[5], 64)
+		if vals[m[1]] == nil {
+			vals[m[1]] = map[string][][3]float64{}
+		}
+		vals[m[1]][m[2]] = append(vals[m[1]][m[2]], [3]float64{ns, by, al})
+	}
+	res := map[string]map[string][3]float64{}
+	for p, byImpl := range vals {
+		res[p] = map[string][3]float64{}
+		for im, xs := range byImpl {
+			var med [3]float64
+			for k := 0; k < 3; k++ {
+				col := make([]float64, len(xs))
+				for i := range xs {
+					col[i] = xs[i][k]
+				}
+				sort.Float64s(col)
+				med[k] = col[len(col)/2]
+			}
+			res[p][im] = med
+		}
+	}
+	return res
+}
+
+var initLine = regexp.MustCompile(`^init (\S+) @[\d.]+ ms, ([\d.]+) ms clock, (\d+) bytes, (\d+) allocs`)
+
+func topInits(out string, n int) []string {
+	type in struct {
+		pkg   string
+		clock float64
+	}
+	var ins []in
+	total := 0.0
+	for _, l := range strings.Split(out, "\n") {
+		if m := initLine.FindStringSubmatch(l); m != nil {
+			c, _ := strconv.ParseFloat(m[2], 64)
+			ins = append(ins, in{m[1], c})
+			total += c
+		}
+	}
+	sort.Slice(ins, func(i, j int) bool { return ins[i].clock > ins[j].clock })
+	res := []string{fmt.Sprintf("all package init: %.2f ms clock over %d packages", total, len(ins))}
+	for i := 0; i < n && i < len(ins); i++ {
+		res = append(res, fmt.Sprintf("%s: %.3f ms", ins[i].pkg, ins[i].clock))
+	}
+	return res
+}
+
+func machine() string {
+	cpu := ""
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				cpu = strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
+				break
+			}
+		}
+	}
+	kernel, _ := sh("/", nil, "uname", "-r")
+	cores, _ := sh("/", nil, "nproc", "--all")
+	return fmt.Sprintf("%s cores (%s), Linux %s, %s, on %s", strings.TrimSpace(cores), cpu, strings.TrimSpace(kernel), runtime.Version(), time.Now().UTC().Format("2006-01-02"))
+}
+
