@@ -68,7 +68,7 @@ $(CP_BINARIES) &: e2e/tools/go.mod e2e/tools/go.sum
 	@echo "this happens once per version; expect about 13 minutes on 2 cores"
 	@cd e2e/tools && go build -v -trimpath -ldflags '$(K8S_LDFLAGS)' -o $(CONTROLPLANE)/ \
 	    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl ./etcd 2>&1 \
-	  | awk '/^#|: /{print; next} {n++} n%250==0 {printf "  ... %d packages compiled (%s)\n", n, strftime("%H:%M:%S"); fflush()}'
+	  | awk '/^#|: /{print; next} {n++} n%250==0 {printf "  ... %d packages compiled\n", n; fflush()}'
 	@touch $(CP_BINARIES)
 	@ls -la $(CONTROLPLANE)
 

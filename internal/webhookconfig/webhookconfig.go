@@ -133,8 +133,13 @@ func Render(p *policy.Policy, o Options) ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("--only %q: want validating or mutating", o.Only)
 	}
+	return Documents("# Do not edit: regenerate with the command above (make webhookconfig).\n", objs)
+}
+
+// Documents renders objects as one multi-document YAML stream after header.
+func Documents(header string, objs []any) ([]byte, error) {
 	var buf bytes.Buffer
-	buf.WriteString("# Do not edit: regenerate with the command above (make webhookconfig).\n")
+	buf.WriteString(header)
 	for i, obj := range objs {
 		out, err := yaml.Marshal(obj)
 		if err != nil {
