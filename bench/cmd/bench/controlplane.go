@@ -22,9 +22,9 @@ type setup struct {
 }
 
 type cpResult struct {
-	name          string
-	p50s, p99s    []time.Duration
-	added         []time.Duration // p50 minus the same round's no-policy p50
+	name       string
+	p50s, p99s []time.Duration
+	added      []time.Duration // p50 minus the same round's no-policy p50
 }
 
 const inTreeVAP = `apiVersion: admissionregistration.k8s.io/v1
@@ -183,4 +183,3 @@ func spread(ds []time.Duration) string {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
-

@@ -1,12 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"bytes"
 
 	"bouncer.dev/bouncer/bench/payloads"
 	"bouncer.dev/bouncer/internal/admission"

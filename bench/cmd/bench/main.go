@@ -345,4 +345,3 @@ func machine() string {
 	cores, _ := sh("/", nil, "nproc", "--all")
 	return fmt.Sprintf("%s cores (%s), Linux %s, %s, on %s", strings.TrimSpace(cores), cpu, strings.TrimSpace(kernel), runtime.Version(), time.Now().UTC().Format("2006-01-02"))
 }
-
