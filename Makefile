@@ -84,7 +84,7 @@ lint: ## gofmt, go vet and staticcheck (pinned in go.mod), for both modules.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	go tool staticcheck ./...
-	@staticcheck=$$(go tool -n staticcheck); for m in e2e deploy; do (cd $$m && go vet -tags e2e ./... && $$staticcheck -tags e2e ./...) || exit 1; done
+	@staticcheck=$$(go tool -n staticcheck); for m in e2e deploy bench; do (cd $$m && go vet -tags e2e ./... && $$staticcheck -tags e2e ./...) || exit 1; done
 
 .PHONY: webhookconfig
 webhookconfig: build ## Regenerate each webhookconfig/*.yaml with the command on its first line.
