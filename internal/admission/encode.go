@@ -22,7 +22,7 @@ func appendResponse(b []byte, uid string, d *policy.Decision, mutating bool) ([]
 		b = append(b, `,"status":{"metadata":{},"status":"Failure","message":`...)
 		b = appendString(b, d.Message)
 		b = append(b, `,"reason":`...)
-		b = appendString(b, string(reason(d.Code)))
+		b = appendString(b, reason(d.Code))
 		b = append(b, `,"code":`...)
 		b = strconv.AppendInt(b, int64(d.Code), 10)
 		b = append(b, '}')
@@ -64,6 +64,18 @@ func appendResponse(b []byte, uid string, d *policy.Decision, mutating bool) ([]
 		b = append(b, ']')
 	}
 	return append(b, "}}"...), nil
+}
+
+// reason is the status reason for a refusal's code.
+func reason(code int32) string {
+	switch code {
+	case policy.CodeDenied:
+		return "Forbidden"
+	case policy.CodeBadRequest:
+		return "BadRequest"
+	default:
+		return "InternalError"
+	}
 }
 
 const hexDigits = "0123456789abcdef"

@@ -10,7 +10,6 @@ import (
 
 	"bouncer.dev/bouncer/internal/policy"
 	"go.uber.org/zap"
-	"k8s.io/apimachinery/pkg/types"
 )
 
 // DefaultMaxBodyBytes bounds a review body. The API server accepts request
@@ -156,5 +155,3 @@ func Mux(p *policy.Policy, log *zap.Logger) *http.ServeMux {
 	m.HandleFunc("/healthz", Healthz)
 	return m
 }
-
-func typesUID(s string) types.UID { return types.UID(s) }

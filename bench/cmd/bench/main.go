@@ -60,8 +60,9 @@ func run(root, outPath string, reps int, dur time.Duration, starts, rounds, crea
 	rep.commands = []string{"make bench    # = cd bench && taskset -c 0 go run ./cmd/bench"}
 
 	framework.Progress("building the servers")
-	b := binaries{filepath.Join(work, "bouncer"), filepath.Join(work, "functions"), filepath.Join(work, "benchserver")}
-	for _, x := range []struct{ dir, out, pkg string }{{root, b.bouncer, "./cmd/bouncer"}, {root, b.functions, "./cmd/functions"}, {filepath.Join(root, "bench"), b.benchserver, "./cmd/benchserver"}} {
+	b := binaries{filepath.Join(work, "bouncer"), filepath.Join(work, "functions"), filepath.Join(work, "benchserver"), filepath.Join(work, "floor")}
+	for _, x := range []struct{ dir, out, pkg string }{{root, b.bouncer, "./cmd/bouncer"}, {root, b.functions, "./cmd/functions"},
+		{filepath.Join(root, "bench"), b.benchserver, "./cmd/benchserver"}, {filepath.Join(root, "bench"), b.floor, "./cmd/floor"}} {
 		if o, err := sh(x.dir, []string{"CGO_ENABLED=0"}, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", x.out, x.pkg); err != nil {
 			return fmt.Errorf("go build %s: %v\n%s", x.pkg, err, o)
 		}
@@ -213,7 +214,7 @@ func run(root, outPath string, reps int, dur time.Duration, starts, rounds, crea
 	}
 
 	// 5. Footprint.
-	for _, x := range []struct{ name, path string }{{"bouncer", b.bouncer}, {"functions framework local run", b.functions}, {"controller-runtime + floor server", b.benchserver}} {
+	for _, x := range []struct{ name, path string }{{"bouncer", b.bouncer}, {"functions framework local run", b.functions}, {"controller-runtime server", b.benchserver}, {"floor", b.floor}} {
 		if st, err := os.Stat(x.path); err == nil {
 			rep.sizes = append(rep.sizes, fmt.Sprintf("%s binary: %.1f MB", x.name, float64(st.Size())/1e6))
 		}
@@ -269,7 +270,8 @@ func run(root, outPath string, reps int, dur time.Duration, starts, rounds, crea
 	return os.WriteFile(outPath, []byte(text), 0o644)
 }
 
-var benchLine = regexp.MustCompile(`^BenchmarkReview/([^/]+)/([^-\s]+(?:-[a-z]+)*)-\d+\s+\d+\s+([\d.]+) ns/op.*?(\d+) B/op\s+(\d+) allocs/op`)
+// benchLine matches a result; the -N GOMAXPROCS suffix is absent with one CPU.
+var benchLine = regexp.MustCompile(`^BenchmarkReview/([^/]+)/([a-z]+(?:-[a-z]+)*)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op.*?(\d+) B/op\s+(\d+) allocs/op`)
 
 // parseBench takes the median ns/op, B/op and allocs/op per payload and impl.
 func parseBench(out string) map[string]map[string][3]float64 {

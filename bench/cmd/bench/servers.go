@@ -27,16 +27,16 @@ type impl struct {
 	args func(addr, cert, key string) (bin string, args []string, env []string)
 }
 
-type binaries struct{ bouncer, functions, benchserver string }
+type binaries struct{ bouncer, functions, benchserver, floor string }
 
 func impls(b binaries) []impl {
 	return []impl{
 		{"floor", true, func(addr, cert, key string) (string, []string, []string) {
-			a := []string{"-impl", "floor", "-addr", addr}
+			a := []string{"-addr", addr}
 			if cert != "" {
 				a = append(a, "-tls-cert", cert, "-tls-key", key)
 			}
-			return b.benchserver, a, nil
+			return b.floor, a, nil
 		}},
 		{"bouncer serve", true, func(addr, cert, key string) (string, []string, []string) {
 			a := []string{"serve", "--addr", addr}

@@ -6,11 +6,13 @@ import (
 	"bouncer.dev/bouncer/internal/policy"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 var jsonPatch = admissionv1.PatchTypeJSONPatch
 
-// encodeResponse is the reference encoding, through the admission/v1 types
+// encodeResponse is the reference encoding, kept in test code so that the
+// admission/v1 types stay out of the binary, through the admission/v1 types
 // and encoding/json; appendResponse must produce the same bytes. It renders
 // a decision as the AdmissionReview the API server accepts: uid echoed, a status on refusals, and a patch with its patchType
 // only from a mutating function that has something to add. The API server
@@ -18,13 +20,13 @@ var jsonPatch = admissionv1.PatchTypeJSONPatch
 // from a validating webhook, so none of those can be produced.
 func encodeResponse(uid string, d *policy.Decision, mutating bool) ([]byte, error) {
 	resp := &admissionv1.AdmissionResponse{
-		UID:              typesUID(uid),
+		UID:              types.UID(uid),
 		Allowed:          d.Allowed,
 		Warnings:         d.Warnings,
 		AuditAnnotations: d.AuditAnnotations,
 	}
 	if !d.Allowed {
-		resp.Result = &metav1.Status{Status: metav1.StatusFailure, Code: d.Code, Reason: reason(d.Code), Message: d.Message}
+		resp.Result = &metav1.Status{Status: metav1.StatusFailure, Code: d.Code, Reason: metav1.StatusReason(reason(d.Code)), Message: d.Message}
 	}
 	if mutating && d.Allowed && len(d.Patch) > 0 {
 		p, err := json.Marshal(d.Patch)
@@ -39,13 +41,4 @@ func encodeResponse(uid string, d *policy.Decision, mutating bool) ([]byte, erro
 	})
 }
 
-func reason(code int32) metav1.StatusReason {
-	switch code {
-	case policy.CodeDenied:
-		return metav1.StatusReasonForbidden
-	case policy.CodeBadRequest:
-		return metav1.StatusReasonBadRequest
-	default:
-		return metav1.StatusReasonInternalError
-	}
-}
+
