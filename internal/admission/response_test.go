@@ -40,5 +40,3 @@ func encodeResponse(uid string, d *policy.Decision, mutating bool) ([]byte, erro
 		Response: resp,
 	})
 }
-
-
