@@ -163,7 +163,10 @@ func controlPlane(b binaries, binDir, dir string, rounds, creates int) ([]cpResu
 			time.Sleep(2 * time.Second) // the API server's informers catch up
 			lats := make([]time.Duration, 0, creates)
 			for n := 0; n < creates+20; n++ {
-				pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: "p-", Labels: map[string]string{"owner": "team-a"}},
+				// Compliant and complete: no setup patches, so what differs
+				// between setups is the cost of deciding, not of the API
+				// server applying a mutation the floor never makes.
+				pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: "p-", Labels: map[string]string{"owner": "team-a", "environment": "production"}},
 					Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "registry.k8s.io/pause:3.10"}}}}
 				t := time.Now()
 				if _, err := cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
