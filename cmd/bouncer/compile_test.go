@@ -71,6 +71,15 @@ rules: [{name: widget-owner, kinds: [Widget], require: [{key: owner}]}]
 	if code != exitUsage || out != "" || !strings.Contains(errOut, want) {
 		t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 and %q", code, out, errOut, want)
 	}
+	g := filepath.Join(t.TempDir(), "g.yaml")
+	_ = os.WriteFile(g, []byte(`apiVersion: bouncer.dev/v1
+kind: Policy
+customKinds: [{kind: Widget, group: example.com, version: v1, resource: widgets, templateLabelPaths: [spec.pod__template.metadata.labels]}]
+rules: [{name: widget-owner, kinds: [Widget], require: [{key: owner}]}]
+`), 0o644)
+	if code, _, errOut := runCLI("", "compile", "--policy", g); code != exitUsage || !strings.Contains(errOut, `"pod__template"`) {
+		t.Errorf("a field with __ (which Kubernetes CEL escapes) was compiled: exit %d %s", code, errOut)
+	}
 	if code, _, _ := runCLI("", "compile", "--only", "both"); code != exitUsage {
 		t.Errorf("--only both exits %d, want 2", code)
 	}

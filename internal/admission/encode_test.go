@@ -10,7 +10,7 @@ import (
 // TestTheHandWrittenEncodingIsEncodingJSONs compares appendResponse with
 // encoding/json over the admission/v1 types, byte for byte.
 func TestTheHandWrittenEncodingIsEncodingJSONs(t *testing.T) {
-	nasty := "a \"quoted\" <b>&amp;</b> back\\slash \n\r\t \x01 \x7f é 日本 \u2028\u2029 bad:\xff end"
+	nasty := "a \"quoted\" <b>&amp;</b> back\\slash \n\r\t\b\f \x01 \x7f é 日本 \u2028\u2029 bad:\xff end"
 	decisions := []struct {
 		name     string
 		uid      string

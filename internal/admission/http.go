@@ -40,11 +40,16 @@ func New(p *policy.Policy, mutating bool, log *zap.Logger) *Function {
 func (f *Function) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	var uid string
+	written := false
 	defer func() {
 		if v := recover(); v != nil {
-			// A bug must not take the process down or admit the object: answer
-			// with a refusal the caller can read.
+			// A bug must not take the process down. With the uid known the
+			// answer is a refusal, which does not admit the object; without
+			// it only an HTTP 500 is possible.
 			f.Log.Error("panic while deciding", zap.String("function", f.Name), zap.String("uid", uid), zap.String("panic", fmt.Sprint(v)))
+			if written {
+				return // the answer is out; only logging failed
+			}
 			if uid == "" {
 				f.fail(w, http.StatusInternalServerError, "internal error")
 				return
@@ -98,6 +103,7 @@ func (f *Function) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.write(w, uid, &d)
+	written = true
 	f.logDecision(req, &d, time.Since(start))
 }
 

@@ -43,15 +43,15 @@ func (f *Function) logDecision(r *policy.Request, d *policy.Decision, latency ti
 	fields := []zap.Field{
 		zap.String(FieldFunction, f.Name),
 		zap.String(FieldUID, r.UID),
-		zap.String(FieldKind, r.Kind),
-		zap.String(FieldNamespace, r.Namespace),
-		zap.String(FieldName, firstNonEmpty(r.Name, d.Target.Name)),
-		zap.String(FieldOperation, r.Operation),
+		zap.String(FieldKind, clip(r.Kind)),
+		zap.String(FieldNamespace, clip(r.Namespace)),
+		zap.String(FieldName, clip(firstNonEmpty(r.Name, d.Target.Name))),
+		zap.String(FieldOperation, clip(r.Operation)),
 		zap.Bool(FieldDryRun, r.DryRun),
 		zap.String(FieldDecision, decision),
 	}
 	if d.Target.GenerateName != "" && r.Name == "" && d.Target.Name == "" {
-		fields = append(fields, zap.String(FieldGenerateName, d.Target.GenerateName))
+		fields = append(fields, zap.String(FieldGenerateName, clip(d.Target.GenerateName)))
 	}
 	if !d.Allowed {
 		fields = append(fields, zap.Int32(FieldCode, d.Code))
@@ -97,6 +97,15 @@ func patchOps(d *policy.Decision) zapcore.ArrayMarshaler {
 		}
 		return nil
 	})
+}
+
+// clip bounds a request field in the log: a hostile client must not be able
+// to write a line of megabytes. 253 bytes holds any valid Kubernetes name.
+func clip(s string) string {
+	if len(s) > 253 {
+		return s[:253] + "…"
+	}
+	return s
 }
 
 func firstNonEmpty(a, b string) string {

@@ -94,7 +94,11 @@ func decodeReview(body []byte) (*policy.Request, error) {
 	if apiVersion != reviewAPIVersion {
 		return nil, &httpError{400, fmt.Sprintf("apiVersion %s is not supported: bouncer speaks %s only (set admissionReviewVersions: [v1])", quote(apiVersion), reviewAPIVersion)}
 	}
-	if kind, err := str(kindRaw, "kind"); err != nil || kind != reviewKind {
+	kind, err := str(kindRaw, "kind")
+	if err != nil {
+		return nil, &httpError{400, err.Error()}
+	}
+	if kind != reviewKind {
 		return nil, &httpError{400, fmt.Sprintf("kind must be %q, got %s", reviewKind, quote(kind))}
 	}
 	if rawjson.IsAbsent(requestRaw) {

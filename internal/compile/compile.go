@@ -65,7 +65,7 @@ func Build(p *policy.Policy, only string) ([]any, error) {
 			base := "bouncer-" + r.Name + "-" + g.name
 			if r.Validates() && only != Mutating {
 				out = append(out, validating(p, r, g, base, false)...)
-				if p.AllowExistingViolations {
+				if p.AllowExistingViolations && r.Action == policy.Deny {
 					out = append(out, validating(p, r, g, base+"-existing", true)...)
 				}
 			}
@@ -108,7 +108,7 @@ func expressible(p *policy.Policy) error {
 		for _, k := range r.Kinds {
 			for _, place := range k.Places() {
 				for _, seg := range strings.Split(place, ".") {
-					if !celIdent.MatchString(seg) || strings.HasPrefix(seg, "__") {
+					if !celIdent.MatchString(seg) || strings.Contains(seg, "__") {
 						return fmt.Errorf("rule %s: kind %s's label place %s has the field %q, which CEL field selection cannot name; refusing rather than compiling a weaker policy",
 							r.Name, k.Kind, place, seg)
 					}
@@ -232,7 +232,7 @@ func validating(p *policy.Policy, r *policy.Rule, g group, name string, existing
 			switch {
 			case existing:
 				cond = bad + " && " + same
-			case p.AllowExistingViolations:
+			case p.AllowExistingViolations && r.Action == policy.Deny:
 				cond = bad + " && !" + same
 			}
 			items = append(items, "("+cond+" ? ["+msg+"] : [])")

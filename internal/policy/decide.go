@@ -23,7 +23,9 @@ func (p *Policy) Validate(r *Request) Decision {
 					continue
 				}
 				v.Rule, v.Action = rule.Name, rule.Action
-				v.Existing = r.Operation == Update && p.AllowExistingViolations && old != nil && sameLabel(obj, old, place, req.Key)
+				// Only a refusal is softened for what an UPDATE kept: warn and
+				// audit rules report every violation the same way.
+				v.Existing = rule.Action == Deny && r.Operation == Update && p.AllowExistingViolations && old != nil && sameLabel(obj, old, place, req.Key)
 				d.Violations = append(d.Violations, v)
 			}
 		}
@@ -156,21 +158,25 @@ func (p *Policy) screen(r *Request, mutating bool) (k *Kind, obj, old *Object, d
 	}
 	obj, err := parse(r.Object, k, "request.object")
 	if err != nil {
+		if r.Operation == Update && beingDeleted(r.Object) {
+			return nil, nil, nil, allow("object is being deleted"), true
+		}
 		return nil, nil, nil, invalid(err), true
 	}
 	d.Target = Target{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name, GenerateName: obj.GenerateName}
 	if d.Target.Name == "" {
 		d.Target.Name = obj.Name
 	}
+	if r.Operation == Update && obj.Deleting {
+		// Finalizer removal must never be blocked, or deletion hangs: this
+		// comes before anything else about the update is read.
+		d.Allowed, d.Skip = true, "object is being deleted"
+		return nil, nil, nil, d, true
+	}
 	if r.Operation == Update && r.OldObject != nil {
 		if old, err = parse(r.OldObject, k, "request.oldObject"); err != nil {
 			return nil, nil, nil, invalid(err), true
 		}
-	}
-	if r.Operation == Update && obj.Deleting {
-		// Finalizer removal must never be blocked, or deletion hangs.
-		d.Allowed, d.Skip = true, "object is being deleted"
-		return nil, nil, nil, d, true
 	}
 	// The object's own labels decide: adding the exempt label exempts the
 	// update, removing it brings the object under the policy again.

@@ -28,7 +28,8 @@ type Violation struct {
 	Key    string
 	Problem
 	// Value is the refused value when Problem is Invalid. It is user content:
-	// it goes into messages truncated and quoted, and never into logs.
+	// it goes into the denial, warnings and audit annotations quoted and cut
+	// to 63 bytes, and never into bouncer's own log.
 	Value   string
 	Pattern string
 	// Existing is true when an UPDATE kept a violation the object already had.

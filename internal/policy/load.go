@@ -140,6 +140,13 @@ func compileCustomKind(errs *fieldErrs, field string, k *Kind, known map[string]
 			errs.add(pf, "duplicate path %q", p)
 		case !validPath(p):
 			errs.add(pf, "must be a dotted path of field names, such as spec.template.metadata.labels")
+		case strings.HasPrefix(p, ObjectPlace+"."):
+			errs.add(pf, "must not lie inside metadata.labels")
+		}
+		for q := range seen {
+			if strings.HasPrefix(p, q+".") || strings.HasPrefix(q, p+".") {
+				errs.add(pf, "%q and %q nest in one another; label places must be separate maps", p, q)
+			}
 		}
 		seen[p] = true
 	}
@@ -234,12 +241,14 @@ func compileRule(errs *fieldErrs, field string, rs RuleSpec, known map[string]*K
 		keys[req.Key] = true
 		cr := CompiledRequirement{Key: req.Key, Pattern: req.Pattern}
 		if req.Pattern != "" {
-			// Anchored, so that "team-a" does not admit "team-abc" or "x-team-a".
-			re, err := regexp.Compile("^(?:" + req.Pattern + ")$")
-			if err != nil {
+			// Compiled alone first: a pattern such as "a)|(b" must not close
+			// the anchoring group and match anything that starts with a.
+			if _, err := regexp.Compile(req.Pattern); err != nil {
 				errs.add(rf+".pattern", "%v", err)
+			} else {
+				// Anchored, so that "team-a" does not admit "team-abc" or "x-team-a".
+				cr.Regexp = regexp.MustCompile("^(?:" + req.Pattern + ")$")
 			}
-			cr.Regexp = re
 		}
 		r.Require = append(r.Require, cr)
 	}

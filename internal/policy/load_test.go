@@ -53,6 +53,9 @@ func TestParseRejectsBadPoliciesNamingTheField(t *testing.T) {
 		{"a bad namespace name is named", head + "exemptions: {namespaces: [Kube_System]}\nrules: [{name: a, kinds: [Pod], require: [{key: x}]}]\n", `exemptions.namespaces[0]: "Kube_System" is not a namespace name`},
 		{"a custom kind clashing with a built-in one is refused", head + "customKinds: [{kind: Pod, group: example.com, version: v1, resource: pods}]\nrules: [{name: a, kinds: [Pod], require: [{key: x}]}]\n", `customKinds[0].kind: "Pod" is already a known kind`},
 		{"a custom kind's bad template path is named", head + "customKinds: [{kind: Widget, group: example.com, version: v1, resource: widgets, templateLabelPaths: [\"spec..labels\"]}]\nrules: [{name: a, kinds: [Widget], require: [{key: x}]}]\n", `customKinds[0].templateLabelPaths[0]: must be a dotted path`},
+		{"a pattern that would close the anchoring group is refused", head + "rules: [{name: a, kinds: [Pod], require: [{key: owner, pattern: \"a)|(b\"}]}]\n", `rules[0].require[0].pattern: error parsing regexp`},
+		{"custom label places that nest in one another are refused", head + "customKinds: [{kind: Widget, group: example.com, version: v1, resource: widgets, templateLabelPaths: [spec.t, spec.t.metadata.labels]}]\nrules: [{name: a, kinds: [Widget], require: [{key: x}]}]\n", `nest in one another`},
+		{"a custom label place inside metadata.labels is refused", head + "customKinds: [{kind: Widget, group: example.com, version: v1, resource: widgets, templateLabelPaths: [metadata.labels.x]}]\nrules: [{name: a, kinds: [Widget], require: [{key: x}]}]\n", `must not lie inside metadata.labels`},
 		{"a wrong type is named", head + "rules: [{name: a, kinds: Pod, require: [{key: x}]}]\n", `rules.kinds`},
 	}
 	for _, tt := range tests {

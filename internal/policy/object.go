@@ -1,8 +1,6 @@
 package policy
 
 import (
-	"encoding/json"
-	"sort"
 	"strings"
 
 	"bouncer.dev/bouncer/internal/rawjson"
@@ -228,13 +226,32 @@ func (r *reader) str(m map[string][]byte, segs []string, dst *string) error {
 
 func isNull(raw []byte) bool { return rawjson.IsAbsent(raw) }
 
-func sortedRawKeys(m map[string]json.RawMessage) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+
+// beingDeleted reports whether raw is a JSON object whose
+// metadata.deletionTimestamp is set, reading nothing else: an object being
+// deleted is let through even when its label places are unreadable.
+func beingDeleted(raw []byte) bool {
+	if rawjson.Validate(raw) != nil || rawjson.Type(raw) != "object" {
+		return false
 	}
-	sort.Strings(keys)
-	return keys
+	var meta []byte
+	_, _ = rawjson.Fields(raw, func(k, v []byte) error {
+		if string(k) == "metadata" {
+			meta = v
+		}
+		return nil
+	})
+	if rawjson.Type(meta) != "object" {
+		return false
+	}
+	deleting := false
+	_, _ = rawjson.Fields(meta, func(k, v []byte) error {
+		if string(k) == "deletionTimestamp" && !rawjson.IsAbsent(v) {
+			deleting = true
+		}
+		return nil
+	})
+	return deleting
 }
 
 // quoteTrunc quotes user content for a message, cut to max bytes.

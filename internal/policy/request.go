@@ -23,6 +23,8 @@ type Request struct {
 	Object               []byte
 	OldObject            []byte
 	// ValidJSON is set by a caller that has already validated Object and
-	// OldObject as JSON (the HTTP layer validates the whole body once).
+	// OldObject as JSON (the HTTP layer validates the whole body once). It
+	// skips the validation the decision would otherwise do: setting it on
+	// bytes that are not valid JSON is a bug that can panic.
 	ValidJSON bool
 }

@@ -102,6 +102,12 @@ rules:
 		{"a kind of the same name in another group is let through", def, review(Create, "example.com", "Pod", podNoOwner, ""), want{allowed: true, skip: "kind not in policy"}},
 		{"an UPDATE of an object being deleted is let through, so finalizers can be removed", def, review(Update, "", "Pod", podDeleting, podDeleting),
 			want{allowed: true, skip: "object is being deleted"}},
+		{"an UPDATE of an object being deleted is let through even when its template is unreadable", def,
+			review(Update, "apps", "Deployment", `{"metadata":{"name":"d","deletionTimestamp":"2026-01-01T00:00:00Z"},"spec":{"template":"x"}}`, `{"metadata":{"name":"d"}}`),
+			want{allowed: true, skip: "object is being deleted"}},
+		{"an audit rule annotates a violation an UPDATE kept, rather than warning", modes,
+			review(Update, "", "Pod", `{"metadata":{"name":"p","labels":{"owner":"team-a","cost-center":"x","app":"2"}}}`, `{"metadata":{"name":"p","labels":{"owner":"team-a","cost-center":"x"}}}`),
+			want{allowed: true, audit: map[string]string{"track-tier": `[track-tier] missing label "tier" at metadata.labels`}}},
 		{"a request in an exempt namespace is let through", def, func() *Request {
 			r := review(Create, "", "Pod", podNoOwner, "")
 			r.Namespace = "kube-system"

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 )
 
 // MaxDepth bounds nesting, as encoding/json does, so that a hostile body
@@ -299,7 +300,7 @@ func Fields(data []byte, fn func(key, val []byte) error) (dup string, err error)
 	for i < len(data) && data[i] != '}' {
 		kEnd := skip(data, i)
 		key := data[i+1 : kEnd-1]
-		if bytes.IndexByte(key, '\\') >= 0 {
+		if bytes.IndexByte(key, '\\') >= 0 || !utf8.Valid(key) {
 			key = []byte(Unquote(data[i:kEnd]))
 		}
 		if seenMap != nil {
@@ -338,14 +339,14 @@ func Fields(data []byte, fn func(key, val []byte) error) (dup string, err error)
 	return "", nil
 }
 
-// Unquote decodes a valid JSON string literal.
+// Unquote decodes a valid JSON string literal as encoding/json does,
+// invalid UTF-8 replaced, so that two spellings of one key are one key.
 func Unquote(lit []byte) string {
-	for _, c := range lit[1 : len(lit)-1] {
-		if c == '\\' {
-			var s string
-			_ = json.Unmarshal(lit, &s)
-			return s
-		}
+	body := lit[1 : len(lit)-1]
+	if bytes.IndexByte(body, '\\') < 0 && utf8.Valid(body) {
+		return string(body)
 	}
-	return string(lit[1 : len(lit)-1])
+	var s string
+	_ = json.Unmarshal(lit, &s)
+	return s
 }
