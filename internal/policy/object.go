@@ -226,7 +226,6 @@ func (r *reader) str(m map[string][]byte, segs []string, dst *string) error {
 
 func isNull(raw []byte) bool { return rawjson.IsAbsent(raw) }
 
-
 // beingDeleted reports whether raw is a JSON object whose
 // metadata.deletionTimestamp is set, reading nothing else: an object being
 // deleted is let through even when its label places are unreadable.
