@@ -1,6 +1,5 @@
 // Command benchserver serves the controller-runtime baseline on /validate
-// and /mutate (and, for convenience, the floor; cmd/floor is the floor the
-// harness times, with nothing else linked in).
+// and /mutate. (The floor is cmd/floor, which links nothing else.)
 package main
 
 import (
@@ -11,28 +10,19 @@ import (
 	"time"
 
 	"bouncer.dev/bouncer/bench/crwebhook"
-	"bouncer.dev/bouncer/bench/floor"
 )
 
 func main() {
-	impl := flag.String("impl", "floor", "floor or controller-runtime")
+	impl := flag.String("impl", "controller-runtime", "the implementation: controller-runtime")
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
 	cert := flag.String("tls-cert", "", "TLS certificate")
 	key := flag.String("tls-key", "", "TLS key")
 	flag.Parse()
-	var h http.Handler
-	switch *impl {
-	case "floor":
-		m := http.NewServeMux()
-		m.Handle("/", floor.Handler())
-		h = m
-	case "controller-runtime":
-		h = crwebhook.Mux()
-	default:
+	if *impl != "controller-runtime" {
 		fmt.Fprintln(os.Stderr, "unknown -impl", *impl)
 		os.Exit(2)
 	}
-	srv := &http.Server{Addr: *addr, Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Addr: *addr, Handler: crwebhook.Mux(), ReadHeaderTimeout: 5 * time.Second}
 	var err error
 	if *cert != "" {
 		err = srv.ListenAndServeTLS(*cert, *key)
