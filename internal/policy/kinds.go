@@ -61,13 +61,5 @@ func (k *Kind) Places() []string {
 	return append([]string{ObjectPlace}, k.TemplateLabelPaths...)
 }
 
-// APIVersion is the group/version as it appears in manifests.
-func (k *Kind) APIVersion() string {
-	if k.Group == "" {
-		return k.Version
-	}
-	return k.Group + "/" + k.Version
-}
-
 // splitPath turns "spec.template.metadata.labels" into its field names.
 func splitPath(p string) []string { return strings.Split(p, ".") }

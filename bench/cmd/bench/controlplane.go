@@ -111,7 +111,7 @@ func controlPlane(b binaries, binDir, dir string, rounds, creates int) ([]cpResu
 	if err != nil {
 		return nil, err
 	}
-	crURL, err := startTLS("controller-runtime", b.benchserver, "-impl", "controller-runtime")
+	crURL, err := startTLS("controller-runtime", b.benchserver)
 	if err != nil {
 		return nil, err
 	}

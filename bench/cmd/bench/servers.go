@@ -50,7 +50,7 @@ func impls(b binaries) []impl {
 			return b.functions, nil, []string{"PORT=" + port, "LOCAL_ONLY=true", "FUNCTION_TARGET="}
 		}},
 		{"controller-runtime", true, func(addr, cert, key string) (string, []string, []string) {
-			a := []string{"-impl", "controller-runtime", "-addr", addr}
+			a := []string{"-addr", addr}
 			if cert != "" {
 				a = append(a, "-tls-cert", cert, "-tls-key", key)
 			}

@@ -3,27 +3,8 @@
 package main
 
 import (
-	"flag"
-	"fmt"
-	"net/http"
-	"os"
-	"time"
-
 	"bouncer.dev/bouncer/bench/floor"
+	"bouncer.dev/bouncer/bench/serve"
 )
 
-func main() {
-	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
-	cert := flag.String("tls-cert", "", "TLS certificate")
-	key := flag.String("tls-key", "", "TLS key")
-	flag.Parse()
-	srv := &http.Server{Addr: *addr, Handler: floor.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	var err error
-	if *cert != "" {
-		err = srv.ListenAndServeTLS(*cert, *key)
-	} else {
-		err = srv.ListenAndServe()
-	}
-	fmt.Fprintln(os.Stderr, err)
-	os.Exit(1)
-}
+func main() { serve.Main(floor.Handler()) }
