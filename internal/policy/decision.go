@@ -89,9 +89,13 @@ type Decision struct {
 	Added []Added
 }
 
-// Added is one default label mutate adds.
+// Added is one default label mutate adds. The JSON names match the rest of
+// `bouncer check -o json`, whose results carry these.
 type Added struct {
-	Rule, Place, Key, Value string
+	Rule  string `json:"rule"`
+	Place string `json:"place"`
+	Key   string `json:"key"`
+	Value string `json:"value"`
 }
 
 func allow(skip string) Decision { return Decision{Allowed: true, Skip: skip} }
