@@ -14,6 +14,11 @@ K8S_LDFLAGS   := -s -w -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION
                  -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37 \
                  -X k8s.io/component-base/version.gitTreeState=clean
 
+# The Kyverno CLI that `make bench` times beside `bouncer check`, pinned in
+# bench/kyverno and cached like the control plane (a 400 MB binary).
+KYVERNO_VERSION := v1.19.1
+KYVERNO         := $(CURDIR)/.cache/kyverno/$(KYVERNO_VERSION)/kyverno
+
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X bouncer.dev/bouncer/internal/version.Version=$(VERSION) -X bouncer.dev/bouncer/internal/version.Commit=$(COMMIT)
@@ -119,10 +124,19 @@ deploy-kubernetes: build ## Deploy IMAGE as a plain Deployment (Secret bouncer-t
 	$(KUBECTL) -n bouncer-system rollout status deployment/bouncer --timeout=180s
 	bin/bouncer webhookconfig --service bouncer-system/bouncer --ca-bundle $(CA_BUNDLE) | $(KUBECTL) apply -f -
 
+.PHONY: kyverno
+kyverno: $(KYVERNO) ## Build the pinned Kyverno CLI once (about 8 minutes cold on 2 cores), cached in .cache/.
+
+$(KYVERNO): bench/kyverno/go.mod bench/kyverno/go.sum
+	@mkdir -p $(dir $(KYVERNO))
+	@echo "building the Kyverno CLI $(KYVERNO_VERSION) into $(KYVERNO); this happens once per version"
+	cd bench/kyverno && go build -o $(KYVERNO) github.com/kyverno/kyverno/cmd/cli/kubectl-kyverno
+	@touch $(KYVERNO)
+
 .PHONY: bench
-bench: controlplane ## Run every benchmark side by side (about 15 minutes) and write docs/benchmarks.md, its only writer.
+bench: controlplane kyverno ## Run every benchmark side by side (about 20 minutes) and write docs/benchmarks.md, its only writer.
 	cd bench && go build -o ../bin/bench ./cmd/bench
-	cd bench && BOUNCER_CONTROLPLANE=$(CONTROLPLANE) taskset -c 0 ../bin/bench -root .. -out docs/benchmarks.md
+	cd bench && BOUNCER_CONTROLPLANE=$(CONTROLPLANE) BOUNCER_KYVERNO=$(KYVERNO) taskset -c 0 ../bin/bench -root .. -out docs/benchmarks.md
 
 .PHONY: clean
 clean: ## Remove bin/ (keeps the cached control plane; rm -rf .cache to drop it).

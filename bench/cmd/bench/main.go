@@ -32,8 +32,9 @@ func main() {
 	rounds := flag.Int("rounds", 5, "alternating rounds through the control plane")
 	creates := flag.Int("creates", 400, "Pod creates per setup and round")
 	count := flag.Int("count", 6, "go test -bench -count for the in-process benchmark")
+	checkFiles := flag.Int("check-files", 10000, "manifests for the bouncer check / kyverno apply comparison")
 	flag.Parse()
-	if err := run(*root, *out, *reps, *dur, *starts, *rounds, *creates, *count); err != nil {
+	if err := run(*root, *out, *reps, *dur, *starts, *rounds, *creates, *count, *checkFiles); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -49,7 +50,7 @@ func sh(dir string, env []string, name string, args ...string) (string, error) {
 	return b.String(), err
 }
 
-func run(root, outPath string, reps int, dur time.Duration, starts, rounds, creates, count int) error {
+func run(root, outPath string, reps int, dur time.Duration, starts, rounds, creates, count, checkFiles int) error {
 	root, _ = filepath.Abs(root)
 	work, err := os.MkdirTemp("", "bouncer-bench-")
 	if err != nil {
@@ -226,28 +227,19 @@ func run(root, outPath string, reps int, dur time.Duration, starts, rounds, crea
 		}
 	}
 
-	// 6. bouncer check over 10,000 manifests, one Pod a file.
+	// 6. bouncer check and kyverno apply over the same 10,000 manifests.
+	framework.Progress("bouncer check and kyverno apply over %d manifests", checkFiles)
 	manifests := filepath.Join(work, "manifests")
-	_ = os.MkdirAll(manifests, 0o755)
-	for i := 0; i < 10000; i++ {
-		owner := "team-a"
-		if i%10 == 0 {
-			owner = ""
-		}
-		pod := fmt.Sprintf("apiVersion: v1\nkind: Pod\nmetadata:\n  name: pod-%05d\n  namespace: shop\n  labels: {app: web, owner: %q}\nspec:\n  containers:\n    - name: c\n      image: nginx\n", i, owner)
-		_ = os.WriteFile(filepath.Join(manifests, fmt.Sprintf("pod-%05d.yaml", i)), []byte(pod), 0o644)
+	if err := writeCorpus(manifests, checkFiles); err != nil {
+		return err
 	}
-	var checks []time.Duration
-	for i := 0; i < 3; i++ {
-		t := time.Now()
-		o, err := sh(root, nil, b.bouncer, "check", manifests)
-		if err == nil || !strings.Contains(o, "checked 10000 objects in 10000 files: 1000 denied") {
-			return fmt.Errorf("bouncer check over 10,000 manifests: %v\n%.500s", err, o)
-		}
-		checks = append(checks, time.Since(t))
+	kyvernoPolicy := filepath.Join(root, "bench", "kyverno", "policy.yaml")
+	if rep.check, err = runCheckBench(b.bouncer, os.Getenv("BOUNCER_KYVERNO"), kyvernoPolicy, manifests, work, checkFiles, 3); err != nil {
+		return err
 	}
-	rep.check = median(checks)
-	rep.commands = append(rep.commands, "bin/bouncer check DIR   # 10,000 generated single-Pod files, 1,000 of them without a valid owner")
+	rep.commands = append(rep.commands,
+		fmt.Sprintf("taskset -c 0,1 bin/bouncer check DIR   # %d generated manifests, one a file", checkFiles),
+		"taskset -c 0,1 .cache/kyverno/v1.19.1/kyverno apply bench/kyverno/policy.yaml --resource DIR")
 
 	// 7. Through a real control plane.
 	binDir := os.Getenv("BOUNCER_CONTROLPLANE")
