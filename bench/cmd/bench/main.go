@@ -29,7 +29,7 @@ func main() {
 	reps := flag.Int("reps", 3, "repetitions of each HTTP run (the median is reported)")
 	dur := flag.Duration("duration", 2*time.Second, "length of each HTTP run")
 	starts := flag.Int("starts", 20, "cold starts per server")
-	rounds := flag.Int("rounds", 5, "alternating rounds through the control plane")
+	rounds := flag.Int("rounds", 5, "rounds through the control plane; each interleaves every setup create by create")
 	creates := flag.Int("creates", 400, "Pod creates per setup and round")
 	count := flag.Int("count", 6, "go test -bench -count for the in-process benchmark")
 	checkFiles := flag.Int("check-files", 10000, "manifests for the bouncer check / kyverno apply comparison")
