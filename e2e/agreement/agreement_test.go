@@ -47,10 +47,7 @@ type compiled struct {
 
 func load(t *testing.T, p *policy.Policy) []*compiled {
 	t.Helper()
-	objs, err := compile.Build(p, compile.Both)
-	if err != nil {
-		t.Fatal(err)
-	}
+	objs := build(t, p, compile.Both)
 	actions := map[string]admregv1.ValidationAction{}
 	for _, o := range objs {
 		if b, ok := o.(*admregv1.ValidatingAdmissionPolicyBinding); ok {

@@ -22,10 +22,7 @@ import (
 // server charges against its per-request budget.
 func TestCompiledExpressionsStayFarInsideTheCostBudget(t *testing.T) {
 	p := policy.Default()
-	objs, err := compile.Build(p, compile.Validating)
-	if err != nil {
-		t.Fatal(err)
-	}
+	objs := build(t, p, compile.Validating)
 	big := map[string]any{}
 	for i := 0; i < 100; i++ {
 		big[fmt.Sprintf("example.com/label-%03d", i)] = strings.Repeat("v", 63)

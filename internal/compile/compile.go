@@ -12,11 +12,10 @@ import (
 	"strconv"
 	"strings"
 
+	"bouncer.dev/bouncer/internal/kube"
 	"bouncer.dev/bouncer/internal/patch"
 	"bouncer.dev/bouncer/internal/policy"
 	"bouncer.dev/bouncer/internal/webhookconfig"
-	admregv1 "k8s.io/api/admissionregistration/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // What to emit: both engines, or one, for clusters without
@@ -148,14 +147,14 @@ func q(s string) string { return strconv.Quote(s) }
 
 // constraints are what both engines match: the group's resources for CREATE
 // and UPDATE (subresources excluded), minus exempt namespaces and objects.
-func constraints(p *policy.Policy, g group) *admregv1.MatchResources {
-	equivalent := admregv1.Equivalent
-	var rules []admregv1.NamedRuleWithOperations
+func constraints(p *policy.Policy, g group) *kube.MatchResources {
+	equivalent := kube.Equivalent
+	var rules []kube.NamedRuleWithOperations
 	for _, r := range webhookconfig.Rules(g.kinds) {
-		rules = append(rules, admregv1.NamedRuleWithOperations{RuleWithOperations: r})
+		rules = append(rules, kube.NamedRuleWithOperations{RuleWithOperations: r})
 	}
 	objSel, _, _ := webhookconfig.Exemptions(&p.Exempt)
-	return &admregv1.MatchResources{
+	return &kube.MatchResources{
 		NamespaceSelector: webhookconfig.NamespaceSelector(p.Exempt.Namespaces),
 		ObjectSelector:    objSel,
 		ResourceRules:     rules,
@@ -167,37 +166,37 @@ func constraints(p *policy.Policy, g group) *admregv1.MatchResources {
 // through: exempt users and groups, the exempt object label (on the new
 // object, as the functions judge it), the rule's own exemptions, and
 // UPDATEs of objects being deleted.
-func conditions(p *policy.Policy, r *policy.Rule) []admregv1.MatchCondition {
+func conditions(p *policy.Policy, r *policy.Rule) []kube.MatchCondition {
 	_, conds, _ := webhookconfig.Exemptions(&p.Exempt)
 	if s := p.Exempt.Spec.ObjectSelector; s != nil {
-		conds = append(conds, admregv1.MatchCondition{Name: "not-exempt-new-object",
+		conds = append(conds, kube.MatchCondition{Name: "not-exempt-new-object",
 			Expression: "!(" + webhookconfig.SelectorCEL("object", webhookconfig.SelectorRequirements(s)) + ")"})
 	}
-	conds = append(conds, admregv1.MatchCondition{Name: "not-being-deleted",
+	conds = append(conds, kube.MatchCondition{Name: "not-being-deleted",
 		Expression: `!(request.operation == "UPDATE" && has(object.metadata.deletionTimestamp))`})
 	if e := r.Exempt; e != nil {
 		if len(e.Spec.Namespaces) > 0 {
-			conds = append(conds, admregv1.MatchCondition{Name: "rule-not-exempt-namespace",
+			conds = append(conds, kube.MatchCondition{Name: "rule-not-exempt-namespace",
 				Expression: "!(request.namespace in " + webhookconfig.CELStrings(e.Spec.Namespaces) + ")"})
 		}
 		if len(e.Spec.Users) > 0 {
-			conds = append(conds, admregv1.MatchCondition{Name: "rule-not-exempt-user",
+			conds = append(conds, kube.MatchCondition{Name: "rule-not-exempt-user",
 				Expression: "!(request.userInfo.username in " + webhookconfig.CELStrings(e.Spec.Users) + ")"})
 		}
 		if len(e.Spec.Groups) > 0 {
-			conds = append(conds, admregv1.MatchCondition{Name: "rule-not-exempt-group",
+			conds = append(conds, kube.MatchCondition{Name: "rule-not-exempt-group",
 				Expression: "!request.userInfo.groups.exists(g, g in " + webhookconfig.CELStrings(e.Spec.Groups) + ")"})
 		}
 		if s := e.Spec.ObjectSelector; s != nil {
-			conds = append(conds, admregv1.MatchCondition{Name: "rule-not-exempt-object",
+			conds = append(conds, kube.MatchCondition{Name: "rule-not-exempt-object",
 				Expression: "!(" + webhookconfig.SelectorCEL("object", webhookconfig.SelectorRequirements(s)) + ")"})
 		}
 	}
 	return conds
 }
 
-func meta(name string) metav1.ObjectMeta {
-	return metav1.ObjectMeta{Name: name, Labels: map[string]string{"app.kubernetes.io/name": "bouncer", "app.kubernetes.io/managed-by": "bouncer-compile"}}
+func meta(name string) kube.ObjectMeta {
+	return kube.ObjectMeta{Name: name, Labels: map[string]string{"app.kubernetes.io/name": "bouncer", "app.kubernetes.io/managed-by": "bouncer-compile"}}
 }
 
 // targetExpr names the object as the functions' messages do.
@@ -208,13 +207,13 @@ const targetExpr = `request.kind.kind + (object.metadata.?name.orValue("") != ""
 // CREATE, or when existing violations are not allowed); with existing=true,
 // on the ones an UPDATE kept, as a warning.
 func validating(p *policy.Policy, r *policy.Rule, g group, name string, existing bool) []any {
-	vars := []admregv1.Variable{{Name: "target", Expression: targetExpr}}
+	vars := []kube.Variable{{Name: "target", Expression: targetExpr}}
 	var items []string
 	for i, place := range g.places {
 		segs := strings.Split(place, ".")
 		vars = append(vars,
-			admregv1.Variable{Name: fmt.Sprintf("l%d", i), Expression: optSel("object", segs) + ".orValue({})"},
-			admregv1.Variable{Name: fmt.Sprintf("o%d", i), Expression: "oldObject == null ? {} : " + optSel("oldObject", segs) + ".orValue({})"})
+			kube.Variable{Name: fmt.Sprintf("l%d", i), Expression: optSel("object", segs) + ".orValue({})"},
+			kube.Variable{Name: fmt.Sprintf("o%d", i), Expression: "oldObject == null ? {} : " + optSel("oldObject", segs) + ".orValue({})"})
 		for _, req := range r.Require {
 			l, o, k := fmt.Sprintf("variables.l%d", i), fmt.Sprintf("variables.o%d", i), q(req.Key)
 			bad := "!(" + k + " in " + l + ")"
@@ -238,12 +237,12 @@ func validating(p *policy.Policy, r *policy.Rule, g group, name string, existing
 			items = append(items, "("+cond+" ? ["+msg+"] : [])")
 		}
 	}
-	vars = append(vars, admregv1.Variable{Name: "violations", Expression: strings.Join(items, " + ")})
+	vars = append(vars, kube.Variable{Name: "violations", Expression: strings.Join(items, " + ")})
 
-	v := admregv1.Validation{Expression: "size(variables.violations) == 0", Reason: ptr(metav1.StatusReasonForbidden)}
-	action := map[policy.Action]admregv1.ValidationAction{policy.Deny: admregv1.Deny, policy.Warn: admregv1.Warn, policy.Audit: admregv1.Audit}[r.Action]
+	v := kube.Validation{Expression: "size(variables.violations) == 0", Reason: ptr(kube.StatusReasonForbidden)}
+	action := map[policy.Action]kube.ValidationAction{policy.Deny: kube.Deny, policy.Warn: kube.Warn, policy.Audit: kube.Audit}[r.Action]
 	if existing {
-		action = admregv1.Warn
+		action = kube.Warn
 		v.Message = "bouncer: kept an existing violation of rule " + r.Name
 		v.MessageExpression = `"bouncer: " + variables.target + ": kept an existing violation, fix it: " + variables.violations.join("; ")`
 	} else if r.Action == policy.Deny {
@@ -253,35 +252,35 @@ func validating(p *policy.Policy, r *policy.Rule, g group, name string, existing
 		v.Message = "bouncer: rule " + r.Name
 		v.MessageExpression = `"bouncer: " + variables.target + ": " + variables.violations.join("; ")`
 	}
-	fail := admregv1.Fail
+	fail := kube.Fail
 	mc := constraints(p, g)
 	conds := conditions(p, r)
 	if existing {
-		ops := []admregv1.OperationType{admregv1.Update}
+		ops := []kube.OperationType{kube.Update}
 		for i := range mc.ResourceRules {
 			mc.ResourceRules[i].Operations = ops
 		}
-		conds = append(conds, admregv1.MatchCondition{Name: "has-old-object", Expression: "oldObject != null"})
+		conds = append(conds, kube.MatchCondition{Name: "has-old-object", Expression: "oldObject != null"})
 	}
-	vap := &admregv1.ValidatingAdmissionPolicy{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingAdmissionPolicy"},
+	vap := &kube.ValidatingAdmissionPolicy{
+		TypeMeta:   kube.TypeMeta{APIVersion: kube.GroupVersion, Kind: "ValidatingAdmissionPolicy"},
 		ObjectMeta: meta(name),
-		Spec: admregv1.ValidatingAdmissionPolicySpec{
+		Spec: kube.ValidatingAdmissionPolicySpec{
 			FailurePolicy:    &fail,
 			MatchConstraints: mc,
 			MatchConditions:  conds,
 			Variables:        vars,
-			Validations:      []admregv1.Validation{v},
+			Validations:      []kube.Validation{v},
 		},
 	}
-	if action == admregv1.Audit && !existing {
-		vap.Spec.AuditAnnotations = []admregv1.AuditAnnotation{{Key: r.Name,
+	if action == kube.Audit && !existing {
+		vap.Spec.AuditAnnotations = []kube.AuditAnnotation{{Key: r.Name,
 			ValueExpression: `size(variables.violations) == 0 ? null : variables.violations.join("; ")`}}
 	}
-	binding := &admregv1.ValidatingAdmissionPolicyBinding{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingAdmissionPolicyBinding"},
+	binding := &kube.ValidatingAdmissionPolicyBinding{
+		TypeMeta:   kube.TypeMeta{APIVersion: kube.GroupVersion, Kind: "ValidatingAdmissionPolicyBinding"},
 		ObjectMeta: meta(name),
-		Spec:       admregv1.ValidatingAdmissionPolicyBindingSpec{PolicyName: name, ValidationActions: []admregv1.ValidationAction{action}},
+		Spec:       kube.ValidatingAdmissionPolicyBindingSpec{PolicyName: name, ValidationActions: []kube.ValidationAction{action}},
 	}
 	return []any{vap, binding}
 }
@@ -294,28 +293,28 @@ func mutating(p *policy.Policy, r *policy.Rule, g group, name string) []any {
 	onCreate := patchExpr(g.places, r.Defaults)
 	onUpdate := patchExpr(g.places[:1], r.Defaults)
 	expr := `request.operation == "CREATE" ? ` + onCreate + ` : ` + onUpdate
-	fail := admregv1.Fail
-	reinvoke := admregv1.IfNeededReinvocationPolicy
+	fail := kube.Fail
+	reinvoke := kube.IfNeededReinvocationPolicy
 	mc := constraints(p, g)
 	mc.NamespaceSelector = webhookconfig.NamespaceSelector(p.Exempt.Namespaces)
-	mapol := &admregv1.MutatingAdmissionPolicy{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "MutatingAdmissionPolicy"},
+	mapol := &kube.MutatingAdmissionPolicy{
+		TypeMeta:   kube.TypeMeta{APIVersion: kube.GroupVersion, Kind: "MutatingAdmissionPolicy"},
 		ObjectMeta: meta(name),
-		Spec: admregv1.MutatingAdmissionPolicySpec{
+		Spec: kube.MutatingAdmissionPolicySpec{
 			FailurePolicy:      &fail,
 			MatchConstraints:   mc,
 			MatchConditions:    conditions(p, r),
 			ReinvocationPolicy: reinvoke,
-			Mutations: []admregv1.Mutation{{
-				PatchType: admregv1.PatchTypeJSONPatch,
-				JSONPatch: &admregv1.JSONPatch{Expression: expr},
+			Mutations: []kube.Mutation{{
+				PatchType: kube.PatchTypeJSONPatch,
+				JSONPatch: &kube.JSONPatch{Expression: expr},
 			}},
 		},
 	}
-	binding := &admregv1.MutatingAdmissionPolicyBinding{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "MutatingAdmissionPolicyBinding"},
+	binding := &kube.MutatingAdmissionPolicyBinding{
+		TypeMeta:   kube.TypeMeta{APIVersion: kube.GroupVersion, Kind: "MutatingAdmissionPolicyBinding"},
 		ObjectMeta: meta(name),
-		Spec:       admregv1.MutatingAdmissionPolicyBindingSpec{PolicyName: name},
+		Spec:       kube.MutatingAdmissionPolicyBindingSpec{PolicyName: name},
 	}
 	return []any{mapol, binding}
 }

@@ -1,7 +1,9 @@
 package policy
 
 import (
+	"bytes"
 	_ "embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -10,8 +12,7 @@ import (
 	"strings"
 	"sync"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/validation"
+	"bouncer.dev/bouncer/internal/kube"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
@@ -19,10 +20,17 @@ import (
 //go:embed default.yaml
 var defaultYAML []byte
 
+// defaultJSON is default.yaml converted, so that a start with the default
+// policy skips the YAML parser, the largest part of loading it. A test keeps
+// it equal to the YAML (go test ./internal/policy -run DefaultJSON -update).
+//
+//go:embed default.json
+var defaultJSON []byte
+
 // DefaultYAML returns the embedded default policy document.
 func DefaultYAML() []byte { return slices.Clone(defaultYAML) }
 
-var defaultPolicy = sync.OnceValues(func() (*Policy, error) { return Parse(defaultYAML) })
+var defaultPolicy = sync.OnceValues(func() (*Policy, error) { return Parse(defaultJSON) })
 
 // Default returns the embedded default policy. It is parsed on first use so
 // that package init stays cheap for cold starts.
@@ -38,9 +46,14 @@ func Default() *Policy {
 // Parse reads a policy document (YAML or JSON), rejects unknown fields and
 // bad values with an error naming the field, and compiles it.
 func Parse(data []byte) (*Policy, error) {
-	js, err := yaml.YAMLToJSONStrict(data)
-	if err != nil {
-		return nil, fmt.Errorf("not valid YAML: %w", err)
+	js := data
+	// JSON is YAML, but a JSON document needs no YAML parse: the strict
+	// decoder below refuses duplicate and unknown fields just the same.
+	if t := bytes.TrimSpace(data); len(t) == 0 || t[0] != '{' || !json.Valid(t) {
+		var err error
+		if js, err = yaml.YAMLToJSONStrict(data); err != nil {
+			return nil, fmt.Errorf("not valid YAML: %w", err)
+		}
 	}
 	var f File
 	strict, err := kjson.UnmarshalStrict(js, &f)
@@ -121,13 +134,13 @@ func compileCustomKind(errs *fieldErrs, field string, k *Kind, known map[string]
 	} else if known[k.Kind] != nil {
 		errs.add(field+".kind", "%q is already a known kind", k.Kind)
 	}
-	if msgs := validation.IsDNS1123Subdomain(k.Group); k.Group == "" || len(msgs) > 0 {
+	if msgs := kube.IsDNS1123Subdomain(k.Group); k.Group == "" || len(msgs) > 0 {
 		errs.add(field+".group", "must be the API group of a custom resource, such as example.com")
 	}
-	if msgs := validation.IsDNS1123Label(k.Version); len(msgs) > 0 {
+	if msgs := kube.IsDNS1123Label(k.Version); len(msgs) > 0 {
 		errs.add(field+".version", "must be an API version such as v1")
 	}
-	if msgs := validation.IsDNS1123Label(k.Resource); len(msgs) > 0 {
+	if msgs := kube.IsDNS1123Label(k.Resource); len(msgs) > 0 {
 		errs.add(field+".resource", "must be the lowercase plural resource name, such as widgets")
 	}
 	seen := map[string]bool{}
@@ -169,7 +182,7 @@ func validPath(p string) bool {
 func compileExemptions(errs *fieldErrs, field string, e Exemptions) Exemption {
 	out := Exemption{Namespaces: map[string]bool{}, Users: map[string]bool{}, Groups: map[string]bool{}, Spec: e}
 	for i, ns := range e.Namespaces {
-		if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
+		if msgs := kube.IsDNS1123Label(ns); len(msgs) > 0 {
 			errs.add(fmt.Sprintf("%s.namespaces[%d]", field, i), "%q is not a namespace name: %s", ns, strings.Join(msgs, "; "))
 		}
 		out.Namespaces[ns] = true
@@ -187,9 +200,11 @@ func compileExemptions(errs *fieldErrs, field string, e Exemptions) Exemption {
 		out.Groups[g] = true
 	}
 	if e.ObjectSelector != nil {
-		sel, err := metav1.LabelSelectorAsSelector(e.ObjectSelector)
-		if err != nil {
-			errs.add(field+".objectSelector", "%v", err)
+		sel := e.ObjectSelector
+		if serrs := sel.Validate(); len(serrs) > 0 {
+			for _, err := range serrs {
+				errs.add(field+".objectSelector", "%v", err)
+			}
 		} else if sel.Empty() {
 			// An empty selector selects everything: the policy would do nothing.
 			errs.add(field+".objectSelector", "must not be empty: an empty selector exempts every object")
@@ -201,7 +216,7 @@ func compileExemptions(errs *fieldErrs, field string, e Exemptions) Exemption {
 
 func compileRule(errs *fieldErrs, field string, rs RuleSpec, known map[string]*Kind) *Rule {
 	r := &Rule{Name: rs.Name, Action: rs.Action, kindSet: map[*Kind]bool{}}
-	if msgs := validation.IsDNS1123Label(rs.Name); len(msgs) > 0 {
+	if msgs := kube.IsDNS1123Label(rs.Name); len(msgs) > 0 {
 		errs.add(field+".name", "must be a lowercase name such as require-owner: %s", strings.Join(msgs, "; "))
 	}
 	switch rs.Action {
@@ -232,7 +247,7 @@ func compileRule(errs *fieldErrs, field string, rs RuleSpec, known map[string]*K
 	keys := map[string]bool{}
 	for i, req := range rs.Require {
 		rf := fmt.Sprintf("%s.require[%d]", field, i)
-		if msgs := validation.IsQualifiedName(req.Key); len(msgs) > 0 {
+		if msgs := kube.IsQualifiedName(req.Key); len(msgs) > 0 {
 			errs.add(rf+".key", "%q is not a label key: %s", req.Key, strings.Join(msgs, "; "))
 		}
 		if keys[req.Key] {
@@ -255,10 +270,10 @@ func compileRule(errs *fieldErrs, field string, rs RuleSpec, known map[string]*K
 	for _, key := range sortedKeys(rs.Defaults) {
 		val := rs.Defaults[key]
 		df := fmt.Sprintf("%s.defaults[%s]", field, key)
-		if msgs := validation.IsQualifiedName(key); len(msgs) > 0 {
+		if msgs := kube.IsQualifiedName(key); len(msgs) > 0 {
 			errs.add(df, "%q is not a label key: %s", key, strings.Join(msgs, "; "))
 		}
-		if msgs := validation.IsValidLabelValue(val); len(msgs) > 0 {
+		if msgs := kube.IsValidLabelValue(val); len(msgs) > 0 {
 			errs.add(df, "%q is not a label value: %s", val, strings.Join(msgs, "; "))
 		}
 		r.Defaults = append(r.Defaults, Label{Key: key, Value: val})

@@ -6,10 +6,8 @@ package policy
 import (
 	"regexp"
 
+	"bouncer.dev/bouncer/internal/kube"
 	"bouncer.dev/bouncer/internal/patch"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 )
 
 // APIVersion and FileKind identify a policy document.
@@ -49,10 +47,10 @@ type File struct {
 
 // Exemptions let requests through unchanged.
 type Exemptions struct {
-	Namespaces     []string              `json:"namespaces,omitempty"`
-	ObjectSelector *metav1.LabelSelector `json:"objectSelector,omitempty"`
-	Users          []string              `json:"users,omitempty"`
-	Groups         []string              `json:"groups,omitempty"`
+	Namespaces     []string            `json:"namespaces,omitempty"`
+	ObjectSelector *kube.LabelSelector `json:"objectSelector,omitempty"`
+	Users          []string            `json:"users,omitempty"`
+	Groups         []string            `json:"groups,omitempty"`
 }
 
 // RuleSpec is one rule as written.
@@ -110,8 +108,8 @@ type Exemption struct {
 	Namespaces map[string]bool
 	Users      map[string]bool
 	Groups     map[string]bool
-	Selector   labels.Selector // nil when no object selector
-	Spec       Exemptions      // as written, for the generators
+	Selector   *kube.LabelSelector // nil when no object selector; validated
+	Spec       Exemptions          // as written, for the generators
 }
 
 // Kind returns the policy's kind for a group and kind name, or nil.
@@ -159,5 +157,5 @@ func (e *Exemption) matchesUser(user string, groups []string) bool {
 
 // matchesLabels reports whether the object selector selects the labels.
 func (e *Exemption) matchesLabels(l map[string]string) bool {
-	return e.Selector != nil && e.Selector.Matches(labels.Set(l))
+	return e.Selector != nil && e.Selector.Matches(l)
 }

@@ -11,9 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"bouncer.dev/bouncer/internal/kube"
 	"bouncer.dev/bouncer/internal/policy"
-	admregv1 "k8s.io/api/admissionregistration/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -53,7 +52,7 @@ type Options struct {
 }
 
 // Build returns the two configurations.
-func Build(p *policy.Policy, o Options) (*admregv1.ValidatingWebhookConfiguration, *admregv1.MutatingWebhookConfiguration, error) {
+func Build(p *policy.Policy, o Options) (*kube.ValidatingWebhookConfiguration, *kube.MutatingWebhookConfiguration, error) {
 	client, err := clientConfig(o)
 	if err != nil {
 		return nil, nil, err
@@ -70,16 +69,16 @@ func Build(p *policy.Policy, o Options) (*admregv1.ValidatingWebhookConfiguratio
 		return nil, nil, err
 	}
 	nsSel := NamespaceSelector(p.Exempt.Namespaces)
-	ignore := admregv1.Ignore
-	none := admregv1.SideEffectClassNone
-	equivalent := admregv1.Equivalent
-	meta := func(name string) metav1.ObjectMeta {
-		return metav1.ObjectMeta{Name: name, Labels: map[string]string{"app.kubernetes.io/name": "bouncer", "app.kubernetes.io/managed-by": "bouncer-webhookconfig"}}
+	ignore := kube.Ignore
+	none := kube.SideEffectClassNone
+	equivalent := kube.Equivalent
+	meta := func(name string) kube.ObjectMeta {
+		return kube.ObjectMeta{Name: name, Labels: map[string]string{"app.kubernetes.io/name": "bouncer", "app.kubernetes.io/managed-by": "bouncer-webhookconfig"}}
 	}
-	v := &admregv1.ValidatingWebhookConfiguration{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingWebhookConfiguration"},
+	v := &kube.ValidatingWebhookConfiguration{
+		TypeMeta:   kube.TypeMeta{APIVersion: kube.GroupVersion, Kind: "ValidatingWebhookConfiguration"},
 		ObjectMeta: meta(ValidatingName),
-		Webhooks: []admregv1.ValidatingWebhook{{
+		Webhooks: []kube.ValidatingWebhook{{
 			Name:                    ValidateHook,
 			ClientConfig:            client("/validate"),
 			Rules:                   Rules(p.KindsFor(false)),
@@ -93,11 +92,11 @@ func Build(p *policy.Policy, o Options) (*admregv1.ValidatingWebhookConfiguratio
 			MatchConditions:         conds,
 		}},
 	}
-	reinvoke := admregv1.IfNeededReinvocationPolicy
-	m := &admregv1.MutatingWebhookConfiguration{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "MutatingWebhookConfiguration"},
+	reinvoke := kube.IfNeededReinvocationPolicy
+	m := &kube.MutatingWebhookConfiguration{
+		TypeMeta:   kube.TypeMeta{APIVersion: kube.GroupVersion, Kind: "MutatingWebhookConfiguration"},
 		ObjectMeta: meta(MutatingName),
-		Webhooks: []admregv1.MutatingWebhook{{
+		Webhooks: []kube.MutatingWebhook{{
 			Name:                    MutateHook,
 			ClientConfig:            client("/mutate"),
 			Rules:                   Rules(p.KindsFor(true)),
@@ -154,7 +153,7 @@ func Documents(header string, objs []any) ([]byte, error) {
 }
 
 // clientConfig returns how the API server reaches each function.
-func clientConfig(o Options) (func(path string) admregv1.WebhookClientConfig, error) {
+func clientConfig(o Options) (func(path string) kube.WebhookClientConfig, error) {
 	if (o.URL == "") == (o.Service == "") {
 		return nil, fmt.Errorf("give exactly one of --url (such as https://bouncer-abc123-ew.a.run.app) and --service (such as bouncer-system/bouncer)")
 	}
@@ -172,17 +171,17 @@ func clientConfig(o Options) (func(path string) admregv1.WebhookClientConfig, er
 			return nil, fmt.Errorf("--service %q: want NAMESPACE/NAME or NAMESPACE/NAME:PORT", o.Service)
 		}
 		p32 := int32(port)
-		return func(path string) admregv1.WebhookClientConfig {
-			return admregv1.WebhookClientConfig{Service: &admregv1.ServiceReference{Namespace: ns, Name: name, Path: &path, Port: &p32}, CABundle: o.CABundle}
+		return func(path string) kube.WebhookClientConfig {
+			return kube.WebhookClientConfig{Service: &kube.ServiceReference{Namespace: ns, Name: name, Path: &path, Port: &p32}, CABundle: o.CABundle}
 		}, nil
 	}
 	base, err := checkURL(o.URL)
 	if err != nil {
 		return nil, err
 	}
-	return func(path string) admregv1.WebhookClientConfig {
+	return func(path string) kube.WebhookClientConfig {
 		u := base + path
-		return admregv1.WebhookClientConfig{URL: &u, CABundle: o.CABundle}
+		return kube.WebhookClientConfig{URL: &u, CABundle: o.CABundle}
 	}, nil
 }
 
@@ -203,7 +202,7 @@ func checkURL(raw string) (string, error) {
 }
 
 // Rules lists the kinds, grouped by API group and version, for CREATE and UPDATE.
-func Rules(kinds []*policy.Kind) []admregv1.RuleWithOperations {
+func Rules(kinds []*policy.Kind) []kube.RuleWithOperations {
 	type gv struct{ g, v string }
 	byGV := map[gv][]string{}
 	var order []gv
@@ -214,27 +213,27 @@ func Rules(kinds []*policy.Kind) []admregv1.RuleWithOperations {
 		}
 		byGV[key] = append(byGV[key], k.Resource)
 	}
-	scope := admregv1.AllScopes
-	out := make([]admregv1.RuleWithOperations, 0, len(order))
+	scope := kube.AllScopes
+	out := make([]kube.RuleWithOperations, 0, len(order))
 	for _, key := range order {
 		res := byGV[key]
 		sort.Strings(res)
-		out = append(out, admregv1.RuleWithOperations{
-			Operations: []admregv1.OperationType{admregv1.Create, admregv1.Update},
-			Rule:       admregv1.Rule{APIGroups: []string{key.g}, APIVersions: []string{key.v}, Resources: res, Scope: &scope},
+		out = append(out, kube.RuleWithOperations{
+			Operations: []kube.OperationType{kube.Create, kube.Update},
+			Rule:       kube.Rule{APIGroups: []string{key.g}, APIVersions: []string{key.v}, Resources: res, Scope: &scope},
 		})
 	}
 	return out
 }
 
-func NamespaceSelector(ns map[string]bool) *metav1.LabelSelector {
+func NamespaceSelector(ns map[string]bool) *kube.LabelSelector {
 	names := make([]string, 0, len(ns))
 	for n := range ns {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	return &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
-		Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: names,
+	return &kube.LabelSelector{MatchExpressions: []kube.LabelSelectorRequirement{{
+		Key: "kubernetes.io/metadata.name", Operator: kube.LabelSelectorOpNotIn, Values: names,
 	}}}
 }
 
@@ -243,68 +242,68 @@ func NamespaceSelector(ns map[string]bool) *metav1.LabelSelector {
 // what is sent, so the exemption is negated: one requirement negates into
 // one; a selector of several (an AND) negates into an OR, which only a CEL
 // match condition can say.
-func Exemptions(e *policy.Exemption) (*metav1.LabelSelector, []admregv1.MatchCondition, error) {
-	var conds []admregv1.MatchCondition
-	var objSel *metav1.LabelSelector
+func Exemptions(e *policy.Exemption) (*kube.LabelSelector, []kube.MatchCondition, error) {
+	var conds []kube.MatchCondition
+	var objSel *kube.LabelSelector
 	if s := e.Spec.ObjectSelector; s != nil {
 		reqs := SelectorRequirements(s)
 		if len(reqs) == 1 {
-			objSel = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{negate(reqs[0])}}
+			objSel = &kube.LabelSelector{MatchExpressions: []kube.LabelSelectorRequirement{negate(reqs[0])}}
 		} else {
-			conds = append(conds, admregv1.MatchCondition{Name: "not-exempt-object", Expression: "!(" + SelectorCEL("object", reqs) + ")"})
+			conds = append(conds, kube.MatchCondition{Name: "not-exempt-object", Expression: "!(" + SelectorCEL("object", reqs) + ")"})
 		}
 	}
 	if len(e.Spec.Users) > 0 {
-		conds = append(conds, admregv1.MatchCondition{Name: "not-exempt-user",
+		conds = append(conds, kube.MatchCondition{Name: "not-exempt-user",
 			Expression: "!(request.userInfo.username in " + CELStrings(e.Spec.Users) + ")"})
 	}
 	if len(e.Spec.Groups) > 0 {
-		conds = append(conds, admregv1.MatchCondition{Name: "not-exempt-group",
+		conds = append(conds, kube.MatchCondition{Name: "not-exempt-group",
 			Expression: "!request.userInfo.groups.exists(g, g in " + CELStrings(e.Spec.Groups) + ")"})
 	}
 	return objSel, conds, nil
 }
 
 // SelectorRequirements flattens matchLabels into In requirements, in order.
-func SelectorRequirements(s *metav1.LabelSelector) []metav1.LabelSelectorRequirement {
+func SelectorRequirements(s *kube.LabelSelector) []kube.LabelSelectorRequirement {
 	keys := make([]string, 0, len(s.MatchLabels))
 	for k := range s.MatchLabels {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	var out []metav1.LabelSelectorRequirement
+	var out []kube.LabelSelectorRequirement
 	for _, k := range keys {
-		out = append(out, metav1.LabelSelectorRequirement{Key: k, Operator: metav1.LabelSelectorOpIn, Values: []string{s.MatchLabels[k]}})
+		out = append(out, kube.LabelSelectorRequirement{Key: k, Operator: kube.LabelSelectorOpIn, Values: []string{s.MatchLabels[k]}})
 	}
 	return append(out, s.MatchExpressions...)
 }
 
-func negate(r metav1.LabelSelectorRequirement) metav1.LabelSelectorRequirement {
-	ops := map[metav1.LabelSelectorOperator]metav1.LabelSelectorOperator{
-		metav1.LabelSelectorOpIn:           metav1.LabelSelectorOpNotIn,
-		metav1.LabelSelectorOpNotIn:        metav1.LabelSelectorOpIn,
-		metav1.LabelSelectorOpExists:       metav1.LabelSelectorOpDoesNotExist,
-		metav1.LabelSelectorOpDoesNotExist: metav1.LabelSelectorOpExists,
+func negate(r kube.LabelSelectorRequirement) kube.LabelSelectorRequirement {
+	ops := map[kube.LabelSelectorOperator]kube.LabelSelectorOperator{
+		kube.LabelSelectorOpIn:           kube.LabelSelectorOpNotIn,
+		kube.LabelSelectorOpNotIn:        kube.LabelSelectorOpIn,
+		kube.LabelSelectorOpExists:       kube.LabelSelectorOpDoesNotExist,
+		kube.LabelSelectorOpDoesNotExist: kube.LabelSelectorOpExists,
 	}
 	r.Operator = ops[r.Operator]
 	return r
 }
 
 // SelectorCEL renders label selector requirements on obj's labels as CEL.
-func SelectorCEL(obj string, reqs []metav1.LabelSelectorRequirement) string {
+func SelectorCEL(obj string, reqs []kube.LabelSelectorRequirement) string {
 	labels := obj + ".metadata.labels"
 	has := "has(" + obj + ".metadata.labels)"
 	var parts []string
 	for _, r := range reqs {
 		key := strconv.Quote(r.Key)
 		switch r.Operator {
-		case metav1.LabelSelectorOpIn:
+		case kube.LabelSelectorOpIn:
 			parts = append(parts, fmt.Sprintf("(%s && %s in %s && %s[%s] in %s)", has, key, labels, labels, key, CELStrings(r.Values)))
-		case metav1.LabelSelectorOpNotIn:
+		case kube.LabelSelectorOpNotIn:
 			parts = append(parts, fmt.Sprintf("!(%s && %s in %s && %s[%s] in %s)", has, key, labels, labels, key, CELStrings(r.Values)))
-		case metav1.LabelSelectorOpExists:
+		case kube.LabelSelectorOpExists:
 			parts = append(parts, fmt.Sprintf("(%s && %s in %s)", has, key, labels))
-		case metav1.LabelSelectorOpDoesNotExist:
+		case kube.LabelSelectorOpDoesNotExist:
 			parts = append(parts, fmt.Sprintf("!(%s && %s in %s)", has, key, labels))
 		}
 	}

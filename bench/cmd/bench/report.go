@@ -125,7 +125,7 @@ func (r *report) gaps() []string {
 			if len(r.inittrace) > 0 {
 				init = r.inittrace[0]
 			}
-			out = append(out, fmt.Sprintf("Cold start: the floor links net/http alone (%s); bouncer's one binary also carries the CLI and k8s.io/apimachinery, whose package init is in the list below (%s; k8s.io/apimachinery/pkg/util/validation compiles its regular expressions at init, and labels selectors need it), then parses and compiles the policy. See the init profile under \"Cold start and footprint\".", r.sizeOf("floor"), init))
+			out = append(out, fmt.Sprintf("Cold start: the floor links net/http alone (%s); bouncer's one binary also carries the CLI, zap and the YAML reader, whose package init is in the list below (%s), then compiles the policy. See the init profile under \"Cold start and footprint\".", r.sizeOf("floor"), init))
 		case strings.Contains(t, "HTTP throughput"):
 			tp := r.inproc["typical-pod"]["bouncer"]
 			fl, _ := r.httpOf("floor", "typical-pod", false, 64)

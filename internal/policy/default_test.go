@@ -1,0 +1,39 @@
+package policy
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"reflect"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+)
+
+var updateDefault = flag.Bool("update", false, "rewrite default.json from default.yaml")
+
+// TestDefaultJSONIsTheDefaultYAML keeps the JSON the binary parses at start
+// equal to the YAML people read and edit.
+func TestDefaultJSONIsTheDefaultYAML(t *testing.T) {
+	want, err := yaml.YAMLToJSONStrict(defaultYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, '\n')
+	if *updateDefault {
+		if err := os.WriteFile("default.json", want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if !bytes.Equal(defaultJSON, want) {
+		t.Fatal("default.json is not default.yaml converted; run go test ./internal/policy -run DefaultJSON -update")
+	}
+	fromYAML, err := Parse(defaultYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Default(); !reflect.DeepEqual(got.File, fromYAML.File) {
+		t.Fatal("the default parsed from JSON differs from the one parsed from YAML")
+	}
+}
