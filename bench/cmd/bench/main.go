@@ -130,15 +130,20 @@ func run(root, outPath string, reps int, dur time.Duration, starts, rounds, crea
 	// 3. HTTP on loopback.
 	framework.Progress("HTTP on loopback: %d reps of %v per point", reps, dur)
 	typical := all[1]
-	for _, im := range servers {
-		for _, useTLS := range []bool{false, true} {
-			if useTLS && !im.tls {
-				continue
-			}
-			for _, conc := range []int{1, 8, 64} {
-				var rs []loadResult
-				var rss int
-				for i := 0; i < reps; i++ {
+	// Each point runs every server once per repetition, in a rotating
+	// order, so that drift on this shared machine reaches all of them alike
+	// instead of whichever server happened to run during it.
+	for _, useTLS := range []bool{false, true} {
+		for _, conc := range []int{1, 8, 64} {
+			rs := make([][]loadResult, len(servers))
+			rss := make([]int, len(servers))
+			for i := 0; i < reps; i++ {
+				for k := range servers {
+					j := (k + i) % len(servers)
+					im := servers[j]
+					if useTLS && !im.tls {
+						continue
+					}
 					s, _, err := start(im, "1", ca, work, useTLS)
 					if err != nil {
 						return err
@@ -148,14 +153,19 @@ func run(root, outPath string, reps int, dur time.Duration, starts, rounds, crea
 						s.stop()
 						return err
 					}
-					rs = append(rs, load(c, s.base+"/validate", typical.Body, conc, 300*time.Millisecond, dur))
-					if r := s.rssKiB(); r > rss {
-						rss = r
+					rs[j] = append(rs[j], load(c, s.base+"/validate", typical.Body, conc, 300*time.Millisecond, dur))
+					if r := s.rssKiB(); r > rss[j] {
+						rss[j] = r
 					}
 					s.stop()
 				}
-				m := medianLoad(rs)
-				rep.http = append(rep.http, httpRow{im.name, typical.Name, useTLS, conc, m, rss})
+			}
+			for j, im := range servers {
+				if len(rs[j]) == 0 {
+					continue
+				}
+				m := medianLoad(rs[j])
+				rep.http = append(rep.http, httpRow{im.name, typical.Name, useTLS, conc, m, rss[j]})
 				framework.Progress("%-20s tls=%-5v c=%-2d %8.0f req/s p50 %v p99 %v errors %d", im.name, useTLS, conc, m.rps, m.p50, m.p99, m.errors)
 			}
 		}
@@ -188,11 +198,12 @@ func run(root, outPath string, reps int, dur time.Duration, starts, rounds, crea
 
 	// 4. Cold start: exec to the first correct answer.
 	framework.Progress("cold starts: %d per server", starts)
-	for _, im := range servers {
-		var ds []time.Duration
-		idle := 0
-		for i := 0; i < starts; i++ {
-			s, t0, err := start(im, "1", ca, work, false)
+	ds := make([][]time.Duration, len(servers))
+	idle := make([]int, len(servers))
+	for i := 0; i < starts; i++ {
+		for k := range servers {
+			j := (k + i) % len(servers)
+			s, t0, err := start(servers[j], "1", ca, work, false)
 			if err != nil {
 				return err
 			}
@@ -201,14 +212,16 @@ func run(root, outPath string, reps int, dur time.Duration, starts, rounds, crea
 				s.stop()
 				return err
 			}
-			ds = append(ds, t1.Sub(t0))
+			ds[j] = append(ds[j], t1.Sub(t0))
 			if i == 0 {
 				time.Sleep(200 * time.Millisecond)
-				idle = s.rssKiB()
+				idle[j] = s.rssKiB()
 			}
 			s.stop()
 		}
-		rep.cold = append(rep.cold, coldRow{im.name, median(ds), idle})
+	}
+	for j, im := range servers {
+		rep.cold = append(rep.cold, coldRow{im.name, median(ds[j]), idle[j]})
 	}
 	if o, err := sh(root, []string{"GODEBUG=inittrace=1"}, b.bouncer, "version"); err == nil {
 		rep.inittrace = topInits(o, 6)
