@@ -19,7 +19,7 @@ import (
 // DefaultTimeoutSeconds is the shipped timeout. The API server waits this
 // long per call before failing open, and a write can wait for mutate (twice,
 // with reinvocation) and validate. The process answers its first review
-// about 25 ms after exec (docs/benchmarks.md); a scale-from-zero start on Cloud Run or Knative
+// within about 10 ms of exec (docs/benchmarks.md); a scale-from-zero start on Cloud Run or Knative
 // adds the platform's container start, typically under 2 s for a small
 // static image. 3 s covers that, as Gatekeeper's default does, while keeping
 // the worst case for a dead service at about 9 s per write.
