@@ -124,8 +124,18 @@ func run(root, outPath string, reps int, dur time.Duration, starts, rounds, crea
 		stat, _ = sh(filepath.Join(root, "bench"), nil, "go", "tool", "benchstat", rawFile)
 	}
 	rep.benchstat = stat
+	// Where bouncer's review spends its CPU: the evidence for the HTTP
+	// ratio, which that CPU bounds.
+	prof := filepath.Join(work, "review.prof")
+	if o, err := sh(filepath.Join(root, "bench"), nil, "go", "test", "-run", "^$", "-bench", "^BenchmarkReview$/^typical-pod$/^bouncer$", "-benchtime", "2s", "-cpuprofile", prof, "."); err != nil {
+		return fmt.Errorf("go test -cpuprofile: %v\n%s", err, o)
+	}
+	if top, err := sh(filepath.Join(root, "bench"), nil, "go", "tool", "pprof", "-top", "-nodecount", "12", prof); err == nil {
+		rep.profile = top
+	}
 	rep.inproc = parseBench(benchOut)
-	rep.commands = append(rep.commands, "cd bench && go test -run '^$' -bench '^BenchmarkReview$' -benchmem -count 6 . | tee new.txt && go tool benchstat new.txt")
+	rep.commands = append(rep.commands, "cd bench && go test -run '^$' -bench '^BenchmarkReview$' -benchmem -count 6 . | tee new.txt && go tool benchstat new.txt",
+		"cd bench && go test -run '^$' -bench '^BenchmarkReview$/^typical-pod$/^bouncer$' -benchtime 2s -cpuprofile review.prof . && go tool pprof -top -nodecount 12 review.prof")
 
 	// 3. HTTP on loopback.
 	framework.Progress("HTTP on loopback: %d reps of %v per point", reps, dur)

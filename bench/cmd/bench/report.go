@@ -24,6 +24,7 @@ type report struct {
 	commands  []string
 	wrong     []string
 	benchstat string
+	profile   string // pprof -top of bouncer's typical-Pod review
 	inproc    map[string]map[string][3]float64
 	http      []httpRow
 	cold      []coldRow
@@ -129,7 +130,7 @@ func (r *report) gaps() []string {
 		case strings.Contains(t, "HTTP throughput"):
 			tp := r.inproc["typical-pod"]["bouncer"]
 			fl, _ := r.httpOf("floor", "typical-pod", false, 64)
-			out = append(out, fmt.Sprintf("HTTP throughput: with one core, the floor spends %.0f µs per request on HTTP alone; a whole bouncer review costs %.0f µs in process (decode, decide, encode, and the decision log line), so the ratio is bounded by the review's own CPU time. The in-process table shows where that time goes relative to controller-runtime.", 1e6/fl.r.rps, tp[0]/1000))
+			out = append(out, fmt.Sprintf("HTTP throughput: with one core, the floor spends %.0f µs per request on HTTP alone; a whole bouncer review costs %.0f µs in process (decode, decide, encode, and the decision log line), so the ratio is bounded by the review's own CPU time. The CPU profile under \"In process\" shows where it goes; the largest item is %s.", 1e6/fl.r.rps, tp[0]/1000, r.topFunction()))
 		case strings.Contains(t, "added p50 per Pod create"):
 			out = append(out, fmt.Sprintf("Through the control plane, the rounds' added p50s span %s for the floor pair, %s for bouncer and %s for controller-runtime.", spread(r.cpOf("floor webhook pair").added), spread(r.cpOf("bouncer webhook pair").added), spread(r.cpOf("controller-runtime webhook pair").added)))
 		default:
@@ -212,6 +213,14 @@ func (r *report) markdown() string {
 	w("```")
 	w("</details>")
 	w("")
+	if r.profile != "" {
+		w("CPU profile of bouncer's typical-Pod review, in process (`pprof -top`, flat time first):")
+		w("")
+		w("```")
+		w("%s", strings.TrimSpace(r.profile))
+		w("```")
+		w("")
+	}
 	w("## HTTP on loopback, typical Pod (validate)")
 	w("")
 	w("Keep-alive, median of %d runs of %v each.", r.reps, r.dur)
@@ -330,4 +339,20 @@ func (r *report) writeCheck(w func(string, ...any)) {
 		w("| kyverno apply %s (binary %.0f MB) | %s | %s | %.1f× bouncer's time |", ck.kyvernoVersion, float64(ck.kyvernoSize)/1e6, runs(ck.kyverno), secs(k), float64(k)/float64(b))
 	}
 	w("")
+}
+
+// topFunction names the profile's first row with its share of flat time.
+func (r *report) topFunction() string {
+	rows := false
+	for _, l := range strings.Split(r.profile, "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 5 && f[0] == "flat" {
+			rows = true
+			continue
+		}
+		if rows && len(f) >= 6 {
+			return fmt.Sprintf("%s at %s of the review's CPU", f[len(f)-1], f[1])
+		}
+	}
+	return "not available (no profile)"
 }
