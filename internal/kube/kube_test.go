@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	admregv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -16,6 +15,7 @@ import (
 
 	"bouncer.dev/bouncer/internal/compile"
 	"bouncer.dev/bouncer/internal/kube"
+	"bouncer.dev/bouncer/internal/kube/kubetest"
 	"bouncer.dev/bouncer/internal/policy"
 	"bouncer.dev/bouncer/internal/webhookconfig"
 )
@@ -133,24 +133,10 @@ rules:
 		}
 		objs = append(objs, compiled...)
 		for _, o := range objs {
-			var real any
-			switch o.(type) {
-			case *kube.ValidatingWebhookConfiguration:
-				real = &admregv1.ValidatingWebhookConfiguration{}
-			case *kube.MutatingWebhookConfiguration:
-				real = &admregv1.MutatingWebhookConfiguration{}
-			case *kube.ValidatingAdmissionPolicy:
-				real = &admregv1.ValidatingAdmissionPolicy{}
-			case *kube.ValidatingAdmissionPolicyBinding:
-				real = &admregv1.ValidatingAdmissionPolicyBinding{}
-			case *kube.MutatingAdmissionPolicy:
-				real = &admregv1.MutatingAdmissionPolicy{}
-			case *kube.MutatingAdmissionPolicyBinding:
-				real = &admregv1.MutatingAdmissionPolicyBinding{}
-			default:
-				t.Fatalf("unexpected %T", o)
+			real, ours, err := kubetest.Real(o)
+			if err != nil {
+				t.Fatal(err)
 			}
-			ours := convert(t, o, real)
 			back, err := json.Marshal(real)
 			if err != nil {
 				t.Fatal(err)
