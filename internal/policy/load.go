@@ -199,8 +199,8 @@ func compileExemptions(errs *fieldErrs, field string, e Exemptions) Exemption {
 		}
 		out.Groups[g] = true
 	}
-	if e.ObjectSelector != nil {
-		sel := e.ObjectSelector
+	// The selector is used as written (Spec.ObjectSelector) once valid.
+	if sel := e.ObjectSelector; sel != nil {
 		if serrs := sel.Validate(); len(serrs) > 0 {
 			for _, err := range serrs {
 				errs.add(field+".objectSelector", "%v", err)
@@ -209,7 +209,6 @@ func compileExemptions(errs *fieldErrs, field string, e Exemptions) Exemption {
 			// An empty selector selects everything: the policy would do nothing.
 			errs.add(field+".objectSelector", "must not be empty: an empty selector exempts every object")
 		}
-		out.Selector = sel
 	}
 	return out
 }

@@ -108,8 +108,7 @@ type Exemption struct {
 	Namespaces map[string]bool
 	Users      map[string]bool
 	Groups     map[string]bool
-	Selector   *kube.LabelSelector // nil when no object selector; validated
-	Spec       Exemptions          // as written, for the generators
+	Spec       Exemptions // as written, for the generators
 }
 
 // Kind returns the policy's kind for a group and kind name, or nil.
@@ -157,5 +156,5 @@ func (e *Exemption) matchesUser(user string, groups []string) bool {
 
 // matchesLabels reports whether the object selector selects the labels.
 func (e *Exemption) matchesLabels(l map[string]string) bool {
-	return e.Selector != nil && e.Selector.Matches(l)
+	return e.Spec.ObjectSelector != nil && e.Spec.ObjectSelector.Matches(l)
 }
