@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"bouncer.dev/bouncer/e2e/framework"
-	"bouncer.dev/bouncer/internal/policy"
+	"bouncer.dev/bouncer/internal/policyfile"
 )
 
 // env is the cluster and deployment every test runs against.
@@ -80,7 +80,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e: setting up the", provider, "provider:", err)
 		return 1
 	}
-	if env.Policy, _, err = policy.Resolve(env.PolicyFile); err != nil {
+	if env.Policy, _, err = policyfile.Resolve(env.PolicyFile); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}

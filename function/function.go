@@ -1,6 +1,6 @@
 // Package function registers bouncer's admission functions with the
 // Functions Framework: validate, mutate and healthz. It holds no logic; the
-// decision lives in internal/policy and the HTTP handling in
+// decision lives in internal/policy, its answer in internal/verdict, and the HTTP handling in
 // internal/admission, which `bouncer serve` uses too.
 //
 // The policy comes from $BOUNCER_POLICY, else the embedded default. A bad
@@ -15,19 +15,23 @@ import (
 	"bouncer.dev/bouncer/internal/admission"
 	"bouncer.dev/bouncer/internal/logging"
 	"bouncer.dev/bouncer/internal/policy"
+	"bouncer.dev/bouncer/internal/policyfile"
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 	"go.uber.org/zap"
 )
 
 func init() {
-	p, source, err := policy.Resolve("")
+	p, source, err := policyfile.Resolve("")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bouncer:", err)
 		os.Exit(2)
 	}
 	log := logging.New(os.Stdout)
 	log.Info("policy loaded", zap.String("policy", source))
-	functions.HTTP("validate", admission.New(p, false, log).ServeHTTP)
-	functions.HTTP("mutate", admission.New(p, true, log).ServeHTTP)
+	for _, w := range p.Warnings {
+		log.Warn("policy warning", zap.String("policy", source), zap.String("warning", w))
+	}
+	functions.HTTP("validate", admission.New(p, policy.Validate, log).ServeHTTP)
+	functions.HTTP("mutate", admission.New(p, policy.Mutate, log).ServeHTTP)
 	functions.HTTP("healthz", admission.Healthz)
 }

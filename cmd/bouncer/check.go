@@ -11,18 +11,20 @@ import (
 
 	"bouncer.dev/bouncer/internal/check"
 	"bouncer.dev/bouncer/internal/policy"
+	"bouncer.dev/bouncer/internal/policyfile"
 )
 
 func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fl := newFlags("check", "check [--policy FILE] [--namespace NS] [-o text|json] PATH...",
-		"kubectl get pods,deployments,statefulsets,daemonsets,jobs,cronjobs -A -o yaml | bouncer check -", stderr)
-	pol := fl.String("policy", "", "policy file (default $"+policy.EnvVar+", else the embedded default)")
+		"kubectl get namespaces,pods,deployments,statefulsets,daemonsets,replicasets,jobs,cronjobs -A -o yaml | bouncer check -", stderr)
+	pol := fl.String("policy", "", "policy file (default $"+policyfile.EnvVar+", else the embedded default)")
 	ns := fl.String("namespace", "default", "namespace for manifests that name none")
 	format := fl.String("o", "text", "output: text or json")
-	if code, ok := parse(fl, args); !ok {
+	paths, code, ok := parse(fl, args)
+	if !ok {
 		return code
 	}
-	if fl.NArg() == 0 {
+	if len(paths) == 0 {
 		fmt.Fprintln(stderr, "bouncer check: name at least one file, directory, or - for standard input")
 		return exitUsage
 	}
@@ -30,19 +32,18 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bouncer check: -o %q: want text or json\n", *format)
 		return exitUsage
 	}
-	p, _, err := policy.Resolve(*pol)
-	if err != nil {
-		fmt.Fprintln(stderr, "bouncer check:", err)
+	p, _, ok := loadPolicy("check", *pol, stderr)
+	if !ok {
 		return exitUsage
 	}
 	c := &check.Checker{Policy: p, Namespace: *ns}
-	var results []check.Result
+	var objs []check.Object
 	files, failed := 0, false
-	for _, arg := range fl.Args() {
+	for _, arg := range paths {
 		err := eachFile(arg, stdin, func(name string, data []byte) {
 			files++
-			rs, err := c.Check(name, data)
-			results = append(results, rs...)
+			read, err := check.Read(name, data)
+			objs = append(objs, read...)
 			if err != nil {
 				fmt.Fprintln(stderr, "bouncer check:", err)
 				failed = true
@@ -53,10 +54,19 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			failed = true
 		}
 	}
+	// Every file is read before any object is judged: a Namespace anywhere
+	// in the input lends its labels to the objects in it.
+	results, err := c.Judge(objs)
+	if err != nil {
+		fmt.Fprintln(stderr, "bouncer check:", err)
+		failed = true
+	}
 	sum := summarize(results, files)
 	if *format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
+		// File names such as <stdin> are printed as they are.
+		enc.SetEscapeHTML(false)
 		if results == nil {
 			results = []check.Result{}
 		}

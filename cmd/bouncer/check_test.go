@@ -80,7 +80,7 @@ func TestCheckExitCodes(t *testing.T) {
 		{"no path is a usage error", "", []string{"check"}, exitUsage, "", "name at least one file"},
 		{"an unknown output is a usage error", "", []string{"check", "-o", "xml", "-"}, exitUsage, "", `-o "xml": want text or json`},
 		{"a bad policy is a usage error naming the field", "", []string{"check", "--policy", write("p.yaml", "apiVersion: bouncer.dev/v1\nkind: Policy\nrules: [{name: a, kinds: [Pod], action: nope, require: [{key: o}]}]\n"), "-"}, exitUsage, "", "rules[0].action"},
-		{"--help shows an example and exits 0", "", []string{"check", "--help"}, exitOK, "", "Example:\n  kubectl get pods"},
+		{"--help shows an example and exits 0", "", []string{"check", "--help"}, exitOK, "", "Example:\n  kubectl get namespaces,pods"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,27 +5,32 @@ import (
 	"io"
 
 	"bouncer.dev/bouncer/internal/compile"
-	"bouncer.dev/bouncer/internal/policy"
+	"bouncer.dev/bouncer/internal/policyfile"
 )
 
 func runCompile(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlags("compile", "compile [--policy FILE] [--only validating|mutating]",
+	fs := newFlags("compile", "compile [--policy FILE] [--only validate|mutate]",
 		"bouncer compile | kubectl apply -f -", stderr)
-	pol := fs.String("policy", "", "policy file (default $"+policy.EnvVar+", else the embedded default)")
-	only := fs.String("only", "", "emit only validating or mutating policies (without MutatingAdmissionPolicy, pair --only validating with bouncer webhookconfig --only mutating)")
-	if code, ok := parse(fs, args); !ok {
+	pol := fs.String("policy", "", "policy file (default $"+policyfile.EnvVar+", else the embedded default)")
+	only := fs.String("only", "", "emit only the validate or the mutate policies (without MutatingAdmissionPolicy, pair --only validate with bouncer webhookconfig --only mutate)")
+	pos, code, ok := parse(fs, args)
+	if !ok {
 		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "bouncer compile: unexpected argument %q\n", fs.Arg(0))
+	if len(pos) > 0 {
+		fmt.Fprintf(stderr, "bouncer compile: unexpected argument %q\n", pos[0])
 		return exitUsage
 	}
-	p, _, err := policy.Resolve(*pol)
+	fn, err := parseOnly(*only)
 	if err != nil {
 		fmt.Fprintln(stderr, "bouncer compile:", err)
 		return exitUsage
 	}
-	out, err := compile.Render(p, *only)
+	p, _, ok := loadPolicy("compile", *pol, stderr)
+	if !ok {
+		return exitUsage
+	}
+	out, err := compile.Render(p, fn)
 	if err != nil {
 		fmt.Fprintln(stderr, "bouncer compile:", err)
 		return exitUsage

@@ -12,13 +12,14 @@ import (
 	"bouncer.dev/bouncer/internal/admission"
 	"bouncer.dev/bouncer/internal/logging"
 	"bouncer.dev/bouncer/internal/policy"
+	"bouncer.dev/bouncer/internal/policyfile"
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 )
 
 func runReview(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fl := newFlags("review", "review validate|mutate [--policy FILE] [--explain] [FILE|-]",
 		"bouncer review mutate --explain testdata/reviews/pod-without-labels.json", stderr)
-	pol := fl.String("policy", "", "policy file (default $"+policy.EnvVar+", else the embedded default)")
+	pol := fl.String("policy", "", "policy file (default $"+policyfile.EnvVar+", else the embedded default)")
 	explain := fl.Bool("explain", false, "also show the patch decoded and the object after applying it")
 	if len(args) == 0 || (args[0] != "validate" && args[0] != "mutate") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
@@ -29,17 +30,21 @@ func runReview(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fl.Usage()
 		return exitUsage
 	}
-	fn := args[0]
-	if code, ok := parse(fl, args[1:]); !ok {
+	fn := policy.Validate
+	if args[0] == "mutate" {
+		fn = policy.Mutate
+	}
+	files, code, ok := parse(fl, args[1:])
+	if !ok {
 		return code
 	}
-	if fl.NArg() > 1 {
-		fmt.Fprintf(stderr, "bouncer review: one review at a time, got %d files\n", fl.NArg())
+	if len(files) > 1 {
+		fmt.Fprintf(stderr, "bouncer review: one review at a time, got %d files\n", len(files))
 		return exitUsage
 	}
 	name := "-"
-	if fl.NArg() == 1 {
-		name = fl.Arg(0)
+	if len(files) == 1 {
+		name = files[0]
 	}
 	var body []byte
 	var err error
@@ -52,14 +57,13 @@ func runReview(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bouncer review:", err)
 		return exitUsage
 	}
-	p, _, err := policy.Resolve(*pol)
-	if err != nil {
-		fmt.Fprintln(stderr, "bouncer review:", err)
+	p, _, ok := loadPolicy("review", *pol, stderr)
+	if !ok {
 		return exitUsage
 	}
 	// Exactly the HTTP path: the same handler, a real request and recorder.
-	h := admission.New(p, fn == "mutate", logging.New(io.Discard))
-	req := httptest.NewRequest(http.MethodPost, "/"+fn, bytes.NewReader(body))
+	h := admission.New(p, fn, logging.New(io.Discard))
+	req := httptest.NewRequest(http.MethodPost, "/"+fn.String(), bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)

@@ -12,7 +12,7 @@ import (
 
 	"bouncer.dev/bouncer/internal/admission"
 	"bouncer.dev/bouncer/internal/logging"
-	"bouncer.dev/bouncer/internal/policy"
+	"bouncer.dev/bouncer/internal/policyfile"
 	"bouncer.dev/bouncer/internal/server"
 	"bouncer.dev/bouncer/internal/version"
 	"go.uber.org/zap"
@@ -31,22 +31,26 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	addr := fs.String("addr", defaultAddr(), "listen address (default :$PORT, or :8080 when PORT is unset)")
 	cert := fs.String("tls-cert", "", "TLS certificate file (PEM); serves HTTPS, TLS 1.2 minimum, reloaded when it changes")
 	key := fs.String("tls-key", "", "TLS private key file (PEM)")
-	pol := fs.String("policy", "", "policy file (default $"+policy.EnvVar+", else the embedded default)")
+	pol := fs.String("policy", "", "policy file (default $"+policyfile.EnvVar+", else the embedded default)")
 	grace := fs.Duration("shutdown-grace", 10*time.Second, "how long in-flight requests may finish after SIGTERM")
-	if code, ok := parse(fs, args); !ok {
+	pos, code, ok := parse(fs, args)
+	if !ok {
 		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "bouncer serve: unexpected argument %q\n", fs.Arg(0))
+	if len(pos) > 0 {
+		fmt.Fprintf(stderr, "bouncer serve: unexpected argument %q\n", pos[0])
 		return exitUsage
 	}
-	p, source, err := policy.Resolve(*pol)
+	p, source, err := policyfile.Resolve(*pol)
 	if err != nil {
 		fmt.Fprintln(stderr, "bouncer serve:", err)
 		return exitUsage
 	}
 	log := logging.New(stdout)
 	defer func() { _ = log.Sync() }()
+	for _, w := range p.Warnings {
+		log.Warn("policy warning", zap.String("policy", source), zap.String("warning", w))
+	}
 	srv, err := server.New(server.Config{Addr: *addr, TLSCert: *cert, TLSKey: *key}, admission.Mux(p, log), log)
 	if err != nil {
 		fmt.Fprintln(stderr, "bouncer serve:", err)

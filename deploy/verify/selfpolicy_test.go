@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"bouncer.dev/bouncer/internal/policy"
+	"bouncer.dev/bouncer/internal/rawjson"
+	"bouncer.dev/bouncer/internal/verdict"
 	"sigs.k8s.io/yaml"
 )
 
@@ -18,9 +20,8 @@ func TestBouncersOwnPodsPassItsDefaultPolicy(t *testing.T) {
 	tmpl := svc["spec"].(map[string]any)["template"]
 	podJSON, _ := json.Marshal(tmpl)
 	for _, ns := range []string{"default", "bouncer-system"} {
-		d := p.Validate(&policy.Request{UID: "u", Version: "v1", Kind: "Pod", Operation: policy.Create, Namespace: ns, Object: podJSON})
-		if !d.Allowed || len(d.Warnings) > 0 {
-			t.Errorf("the Knative Service's pods in %s: %+v", ns, d)
+		if a := judge(t, p, "", "Pod", ns, podJSON); !a.Allowed || len(a.Warnings) > 0 {
+			t.Errorf("the Knative Service's pods in %s: %+v", ns, a)
 		}
 	}
 	for _, doc := range docs(t, "../kubernetes/deployment.yaml") {
@@ -29,15 +30,28 @@ func TestBouncersOwnPodsPassItsDefaultPolicy(t *testing.T) {
 		}
 		obj, _ := json.Marshal(doc)
 		for _, ns := range []string{"default", "bouncer-system"} {
-			d := p.Validate(&policy.Request{UID: "u", Group: "apps", Version: "v1", Kind: "Deployment", Operation: policy.Create, Namespace: ns, Object: obj})
-			if !d.Allowed || len(d.Warnings) > 0 {
-				t.Errorf("the plain Deployment in %s: %+v", ns, d)
+			if a := judge(t, p, "apps", "Deployment", ns, obj); !a.Allowed || len(a.Warnings) > 0 {
+				t.Errorf("the plain Deployment in %s: %+v", ns, a)
 			}
 		}
 	}
 	if !p.Exempt.Namespaces["bouncer-system"] {
 		t.Error("bouncer-system, where the plain manifests run bouncer, is not exempt")
 	}
+}
+
+// judge runs the admission chain on a CREATE of obj and returns validate's answer.
+func judge(t *testing.T, p *policy.Policy, group, kind, ns string, obj []byte) verdict.Answer {
+	t.Helper()
+	v, err := rawjson.Parse(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain, err := p.Admit(&policy.Request{UID: "u", Group: group, Version: "v1", Kind: kind, Operation: policy.Create, Namespace: ns, Object: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return verdict.Of(&chain.Validate)
 }
 
 func docs(t *testing.T, path string) []map[string]any {

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"bouncer.dev/bouncer/internal/compile"
 	"bouncer.dev/bouncer/internal/policy"
 	admregv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,7 +21,7 @@ import (
 // server charges against its per-request budget.
 func TestCompiledExpressionsStayFarInsideTheCostBudget(t *testing.T) {
 	p := policy.Default()
-	objs := build(t, p, compile.Validating)
+	objs := build(t, p, policy.Validate)
 	big := map[string]any{}
 	for i := 0; i < 100; i++ {
 		big[fmt.Sprintf("example.com/label-%03d", i)] = strings.Repeat("v", 63)
@@ -32,7 +31,7 @@ func TestCompiledExpressionsStayFarInsideTheCostBudget(t *testing.T) {
 		"metadata": map[string]any{"name": "big", "labels": big},
 		"spec": map[string]any{"jobTemplate": map[string]any{"metadata": map[string]any{"labels": big},
 			"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{"labels": big}}}}}}
-	r := &review{gvk: kinds[3].gvk, gvr: kinds[3].gvr, op: "UPDATE", namespace: "shop", user: "alice", object: obj, old: deepCopy(obj)}
+	r := &review{gvk: cronJobKind.gvk, gvr: cronJobKind.gvr, op: "UPDATE", namespace: "shop", user: "alice", object: obj, old: deepCopy(obj)}
 	worst := int64(0)
 	for _, o := range objs {
 		vap, ok := o.(*admregv1.ValidatingAdmissionPolicy)

@@ -4,26 +4,28 @@ import (
 	"testing"
 
 	"bouncer.dev/bouncer/internal/compile"
-	"bouncer.dev/bouncer/internal/kube/kubetest"
 	"bouncer.dev/bouncer/internal/policy"
+	"bouncer.dev/bouncer/internal/webhookconfig"
+	admregv1 "k8s.io/api/admissionregistration/v1"
 )
 
-// build compiles the policy and decodes each object strictly into
-// k8s.io/api's type, as the API server would receive it: the code under
-// test here is the API server's own, fed what bouncer compile prints.
-func build(t *testing.T, p *policy.Policy, only string) []any {
+// build compiles the policy into k8s.io/api objects: the code under test
+// here is the API server's own, fed what bouncer compile prints.
+func build(t *testing.T, p *policy.Policy, only policy.Function) []any {
 	t.Helper()
 	objs, err := compile.Build(p, only)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := make([]any, 0, len(objs))
-	for _, o := range objs {
-		real, _, err := kubetest.Real(o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, real)
+	return objs
+}
+
+// webhooks renders the webhook configurations the functions serve behind.
+func webhooks(t *testing.T, p *policy.Policy) (*admregv1.ValidatingWebhook, *admregv1.MutatingWebhook) {
+	t.Helper()
+	v, m, err := webhookconfig.Build(p, webhookconfig.Options{URL: "https://bouncer.example.com"})
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	return &v.Webhooks[0], &m.Webhooks[0]
 }

@@ -15,6 +15,7 @@ import (
 
 	"bouncer.dev/bouncer/internal/logging"
 	"bouncer.dev/bouncer/internal/policy"
+	"bouncer.dev/bouncer/internal/policyfile"
 	"github.com/google/go-cmp/cmp"
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 )
@@ -126,7 +127,7 @@ func exchange(t *testing.T, c *goldenCase) *goldenResp {
 	p := policy.Default()
 	if c.Policy != "" {
 		var err error
-		if p, err = policy.Load(filepath.Join(testdataDir, c.Policy)); err != nil {
+		if p, err = policyfile.Load(filepath.Join(testdataDir, c.Policy)); err != nil {
 			t.Fatal(err)
 		}
 	}

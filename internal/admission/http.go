@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"bouncer.dev/bouncer/internal/policy"
+	"bouncer.dev/bouncer/internal/verdict"
 	"go.uber.org/zap"
 )
 
@@ -19,18 +20,17 @@ const DefaultMaxBodyBytes = 8 << 20
 
 // Function serves one admission function over HTTP.
 type Function struct {
-	Name         string // "validate" or "mutate", for the logs
-	Mutating     bool
+	Fn           policy.Function
 	Decide       func(*policy.Request) policy.Decision
 	Log          *zap.Logger
 	MaxBodyBytes int64
 }
 
-// New returns the HTTP handler of a policy's validate or mutate function.
-func New(p *policy.Policy, mutating bool, log *zap.Logger) *Function {
-	f := &Function{Name: "validate", Decide: p.Validate, Log: log, MaxBodyBytes: DefaultMaxBodyBytes}
-	if mutating {
-		f.Name, f.Mutating, f.Decide = "mutate", true, p.Mutate
+// New returns the HTTP handler of one of a policy's functions.
+func New(p *policy.Policy, fn policy.Function, log *zap.Logger) *Function {
+	f := &Function{Fn: fn, Decide: p.Validate, Log: log, MaxBodyBytes: DefaultMaxBodyBytes}
+	if fn == policy.Mutate {
+		f.Decide = p.Mutate
 	}
 	return f
 }
@@ -46,7 +46,7 @@ func (f *Function) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// A bug must not take the process down. With the uid known the
 			// answer is a refusal, which does not admit the object; without
 			// it only an HTTP 500 is possible.
-			f.Log.Error("panic while deciding", zap.String("function", f.Name), zap.String("uid", uid), zap.String("panic", fmt.Sprint(v)))
+			f.Log.Error("panic while deciding", zap.Stringer("function", f.Fn), zap.String("uid", uid), zap.String("panic", fmt.Sprint(v)))
 			if written {
 				return // the answer is out; only logging failed
 			}
@@ -54,8 +54,8 @@ func (f *Function) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				f.fail(w, http.StatusInternalServerError, "internal error")
 				return
 			}
-			d := policy.Decision{Code: http.StatusInternalServerError, Message: "bouncer: internal error"}
-			f.write(w, uid, &d)
+			a := verdict.Refuse(verdict.CodeInternal, "bouncer: internal error")
+			f.write(w, uid, &a)
 		}
 	}()
 
@@ -86,15 +86,18 @@ func (f *Function) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	req, err := decodeReview(body)
 	var d policy.Decision
+	var a verdict.Answer
 	switch e := err.(type) {
 	case nil:
 		uid = req.UID
 		d = f.Decide(req)
+		a = verdict.Of(&d)
 	case *requestError:
 		// The uid is readable, so answer in the protocol. Under failurePolicy
 		// Ignore an HTTP error would admit the object; a refusal does not.
 		uid = req.UID
-		d = policy.Decision{Code: policy.CodeBadRequest, Message: "bouncer cannot read the review: " + e.msg}
+		d = policy.Decision{Function: f.Fn, Unreadable: &policy.ReviewError{Msg: e.msg}}
+		a = verdict.Of(&d)
 	case *httpError:
 		f.fail(w, e.status, e.msg)
 		return
@@ -102,13 +105,13 @@ func (f *Function) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	f.write(w, uid, &d)
+	f.write(w, uid, &a)
 	written = true
-	f.logDecision(req, &d, time.Since(start))
+	f.logDecision(req, &d, &a, time.Since(start))
 }
 
-func (f *Function) write(w http.ResponseWriter, uid string, d *policy.Decision) {
-	out, err := appendResponse(make([]byte, 0, 512), uid, d, f.Mutating)
+func (f *Function) write(w http.ResponseWriter, uid string, a *verdict.Answer) {
+	out, err := encode(uid, a, f.Fn)
 	if err != nil {
 		f.fail(w, http.StatusInternalServerError, "encoding the response: "+err.Error())
 		return
@@ -134,7 +137,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 // fail answers without an AdmissionReview, for requests that have no uid to
 // answer to. The API server then applies the webhook's failurePolicy.
 func (f *Function) fail(w http.ResponseWriter, status int, msg string) {
-	f.Log.Warn("bad request", zap.String("function", f.Name), zap.Int("status", status), zap.String("error", msg))
+	f.Log.Warn("bad request", zap.Stringer("function", f.Fn), zap.Int("status", status), zap.String("error", msg))
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
@@ -156,8 +159,8 @@ func Healthz(w http.ResponseWriter, r *http.Request) {
 // Mux serves /validate, /mutate and /healthz, the paths of every way bouncer runs.
 func Mux(p *policy.Policy, log *zap.Logger) *http.ServeMux {
 	m := http.NewServeMux()
-	m.Handle("/validate", New(p, false, log))
-	m.Handle("/mutate", New(p, true, log))
+	m.Handle("/validate", New(p, policy.Validate, log))
+	m.Handle("/mutate", New(p, policy.Mutate, log))
 	m.HandleFunc("/healthz", Healthz)
 	return m
 }

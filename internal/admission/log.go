@@ -3,7 +3,10 @@ package admission
 import (
 	"time"
 
+	"bouncer.dev/bouncer/internal/patch"
 	"bouncer.dev/bouncer/internal/policy"
+	"bouncer.dev/bouncer/internal/text"
+	"bouncer.dev/bouncer/internal/verdict"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -26,22 +29,26 @@ const (
 	FieldPatchOps     = "patchOps"
 	FieldWarnings     = "warnings"
 	FieldLatency      = "latency"
-	DecisionMessage   = "admission decision"
+	// FieldParent names the controller a child's violations were inherited
+	// from; FieldTemplateFrozen says mutate left its template alone.
+	FieldParent         = "parent"
+	FieldTemplateFrozen = "templateFrozen"
+	DecisionMessage     = "admission decision"
 )
 
 // logDecision writes one line per decision. It names the object and the
 // labels involved, never their values nor any other object content: a
 // mis-scoped webhook can receive Secrets, and Pods carry env values.
-func (f *Function) logDecision(r *policy.Request, d *policy.Decision, latency time.Duration) {
+func (f *Function) logDecision(r *policy.Request, d *policy.Decision, a *verdict.Answer, latency time.Duration) {
 	if r == nil {
 		return
 	}
 	decision := "allow"
-	if !d.Allowed {
+	if !a.Allowed {
 		decision = "deny"
 	}
 	fields := []zap.Field{
-		zap.String(FieldFunction, f.Name),
+		zap.Stringer(FieldFunction, f.Fn),
 		zap.String(FieldUID, r.UID),
 		zap.String(FieldKind, clip(r.Kind)),
 		zap.String(FieldNamespace, clip(r.Namespace)),
@@ -53,8 +60,8 @@ func (f *Function) logDecision(r *policy.Request, d *policy.Decision, latency ti
 	if d.Target.GenerateName != "" && r.Name == "" && d.Target.Name == "" {
 		fields = append(fields, zap.String(FieldGenerateName, clip(d.Target.GenerateName)))
 	}
-	if !d.Allowed {
-		fields = append(fields, zap.Int32(FieldCode, d.Code))
+	if !a.Allowed {
+		fields = append(fields, zap.Int32(FieldCode, a.Code))
 	}
 	if d.Skip != "" {
 		fields = append(fields, zap.String(FieldSkip, d.Skip))
@@ -62,11 +69,17 @@ func (f *Function) logDecision(r *policy.Request, d *policy.Decision, latency ti
 	if len(d.Violations) > 0 {
 		fields = append(fields, zap.Array(FieldViolations, violations(d.Violations)))
 	}
-	if len(d.Patch) > 0 {
-		fields = append(fields, zap.Array(FieldPatchOps, patchOps(d)))
+	if d.Parent != nil {
+		fields = append(fields, zap.String(FieldParent, d.Parent.Kind+"/"+clip(d.Parent.Name)))
 	}
-	if len(d.Warnings) > 0 {
-		fields = append(fields, zap.Int(FieldWarnings, len(d.Warnings)))
+	if d.Frozen {
+		fields = append(fields, zap.Bool(FieldTemplateFrozen, true))
+	}
+	if len(a.Patch) > 0 {
+		fields = append(fields, zap.Array(FieldPatchOps, patchOps(a.Patch)))
+	}
+	if len(a.Warnings) > 0 {
+		fields = append(fields, zap.Int(FieldWarnings, len(a.Warnings)))
 	}
 	fields = append(fields, zap.Duration(FieldLatency, latency))
 	f.Log.Info(DecisionMessage, fields...)
@@ -83,6 +96,9 @@ func (vs violations) MarshalLogArray(e zapcore.ArrayEncoder) error {
 			o.AddString("key", v.Key)
 			o.AddString("problem", string(v.Problem))
 			o.AddBool("existing", v.Existing)
+			if v.Inherited {
+				o.AddBool("inherited", true)
+			}
 			return nil
 		}))
 	}
@@ -90,9 +106,9 @@ func (vs violations) MarshalLogArray(e zapcore.ArrayEncoder) error {
 }
 
 // patchOps logs each operation as "add <path>", without its value.
-func patchOps(d *policy.Decision) zapcore.ArrayMarshaler {
+func patchOps(ops []patch.Op) zapcore.ArrayMarshaler {
 	return zapcore.ArrayMarshalerFunc(func(e zapcore.ArrayEncoder) error {
-		for _, op := range d.Patch {
+		for _, op := range ops {
 			e.AppendString(op.Op + " " + op.Path)
 		}
 		return nil
@@ -101,12 +117,7 @@ func patchOps(d *policy.Decision) zapcore.ArrayMarshaler {
 
 // clip bounds a request field in the log: a hostile client must not be able
 // to write a line of megabytes. 253 bytes holds any valid Kubernetes name.
-func clip(s string) string {
-	if len(s) > 253 {
-		return s[:253] + "…"
-	}
-	return s
-}
+func clip(s string) string { return text.Clip(s, 256) }
 
 func firstNonEmpty(a, b string) string {
 	if a != "" {

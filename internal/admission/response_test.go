@@ -1,42 +1,51 @@
 package admission
 
 import (
-	"encoding/json"
+	"testing"
 
+	"bouncer.dev/bouncer/internal/patch"
 	"bouncer.dev/bouncer/internal/policy"
-	admissionv1 "k8s.io/api/admission/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
+	"bouncer.dev/bouncer/internal/verdict"
 )
 
-var jsonPatch = admissionv1.PatchTypeJSONPatch
-
-// encodeResponse is the reference encoding, kept in test code so that the
-// admission/v1 types stay out of the binary, through the admission/v1 types
-// and encoding/json; appendResponse must produce the same bytes. It renders
-// a decision as the AdmissionReview the API server accepts: uid echoed, a status on refusals, and a patch with its patchType
-// only from a mutating function that has something to add. The API server
-// rejects a patch without patchType, a patchType without patch, and either
-// from a validating webhook, so none of those can be produced.
-func encodeResponse(uid string, d *policy.Decision, mutating bool) ([]byte, error) {
-	resp := &admissionv1.AdmissionResponse{
-		UID:              types.UID(uid),
-		Allowed:          d.Allowed,
-		Warnings:         d.Warnings,
-		AuditAnnotations: d.AuditAnnotations,
+// TestTheResponseIsOneTheAPIServerAccepts checks each shape of answer
+// against the rules of k8s.io/apiserver's VerifyAdmissionResponse: uid
+// echoed, a status on refusals, and a patch with its patchType only from
+// mutate with something to add.
+func TestTheResponseIsOneTheAPIServerAccepts(t *testing.T) {
+	nasty := "a \"quoted\" <b>&amp;</b> back\\slash \n\t é 日本 \u2028 bad:\xff end"
+	add := []patch.Op{{Op: "add", Path: "/metadata/labels/a~1b", Value: "v"}}
+	tests := []struct {
+		name string
+		uid  string
+		a    verdict.Answer
+		fn   policy.Function
+		want string
+	}{
+		{"an allow carries only the uid and allowed", "u-1", verdict.Answer{Allowed: true}, policy.Validate,
+			`{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","response":{"uid":"u-1","allowed":true}}`},
+		{"a denial carries a Failure status with its reason and code", "u-2", verdict.Answer{Code: 403, Message: nasty}, policy.Validate,
+			`{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","response":{"uid":"u-2","allowed":false,"status":{"metadata":{},"status":"Failure","message":"a \"quoted\" \u003cb\u003e\u0026amp;\u003c/b\u003e back\\slash \n\t é 日本 \u2028 bad:\ufffd end","reason":"Forbidden","code":403}}}`},
+		{"a bad request is reason BadRequest", "u-3", verdict.Refuse(400, "x"), policy.Mutate,
+			`{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","response":{"uid":"u-3","allowed":false,"status":{"metadata":{},"status":"Failure","message":"x","reason":"BadRequest","code":400}}}`},
+		{"an internal error is reason InternalError", "u-4", verdict.Refuse(500, "x"), policy.Validate,
+			`{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","response":{"uid":"u-4","allowed":false,"status":{"metadata":{},"status":"Failure","message":"x","reason":"InternalError","code":500}}}`},
+		{"warnings and audit annotations are passed on", "u-5", verdict.Answer{Allowed: true, Warnings: []string{"w1"}, AuditAnnotations: map[string]string{"z": "1", "a": "2"}}, policy.Validate,
+			`{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","response":{"uid":"u-5","allowed":true,"auditAnnotations":{"a":"2","z":"1"},"warnings":["w1"]}}`},
+		{"mutate's patch comes with its patchType", "u-6", verdict.Answer{Allowed: true, Patch: add}, policy.Mutate,
+			`{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","response":{"uid":"u-6","allowed":true,"patch":"W3sib3AiOiJhZGQiLCJwYXRoIjoiL21ldGFkYXRhL2xhYmVscy9hfjFiIiwidmFsdWUiOiJ2In1d","patchType":"JSONPatch"}}`},
+		{"a patch is never written by validate", "u-7", verdict.Answer{Allowed: true, Patch: add}, policy.Validate,
+			`{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","response":{"uid":"u-7","allowed":true}}`},
 	}
-	if !d.Allowed {
-		resp.Result = &metav1.Status{Status: metav1.StatusFailure, Code: d.Code, Reason: metav1.StatusReason(reason(d.Code)), Message: d.Message}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := encode(tt.uid, &tt.a, tt.fn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+		})
 	}
-	if mutating && d.Allowed && len(d.Patch) > 0 {
-		p, err := json.Marshal(d.Patch)
-		if err != nil {
-			return nil, err
-		}
-		resp.Patch, resp.PatchType = p, &jsonPatch
-	}
-	return json.Marshal(&admissionv1.AdmissionReview{
-		TypeMeta: metav1.TypeMeta{APIVersion: reviewAPIVersion, Kind: reviewKind},
-		Response: resp,
-	})
 }

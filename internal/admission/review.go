@@ -5,12 +5,11 @@
 package admission
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 
 	"bouncer.dev/bouncer/internal/policy"
 	"bouncer.dev/bouncer/internal/rawjson"
+	"bouncer.dev/bouncer/internal/text"
 )
 
 // The only AdmissionReview version bouncer speaks. v1beta1 has been unserved
@@ -35,37 +34,32 @@ type requestError struct{ msg string }
 
 func (e *requestError) Error() string { return e.msg }
 
-// fields collects an object's members named in names into dsts, refusing
-// duplicates.
-func fields(raw []byte, field string, names []string, dsts ...*[]byte) error {
-	dup, err := rawjson.Fields(raw, func(k, v []byte) error {
-		for i, n := range names {
-			if string(k) == n {
-				*dsts[i] = v
-				return nil
+// member names one field of a JSON object and where to keep its value: a
+// name and its destination are written side by side, so they cannot drift
+// apart.
+type member struct {
+	name string
+	dst  *rawjson.Value
+}
+
+// fields keeps the named members of the object v, refusing duplicates.
+func fields(v rawjson.Value, field string, members ...member) error {
+	ok, err := v.Fields(func(k []byte, val rawjson.Value) error {
+		for _, m := range members {
+			if string(k) == m.name {
+				*m.dst = val
+				break
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("%s: must be a JSON object, got %s", orRoot(field), rawjson.Type(raw))
+	if !ok {
+		return fmt.Errorf("%s: must be a JSON object, got %s", orRoot(field), v.Kind())
 	}
-	if dup != "" {
-		return fmt.Errorf("duplicate field %s", quote(join(field, dup)))
+	if d, isDup := err.(*rawjson.DuplicateKeyError); isDup {
+		return fmt.Errorf("duplicate field %s", quote(join(field, d.Key)))
 	}
-	return nil
-}
-
-// The members read at each level of the review.
-var (
-	envelopeFields = []string{"apiVersion", "kind", "request"}
-	requestFields  = []string{"uid", "kind", "subResource", "name", "namespace", "operation", "userInfo", "object", "oldObject", "dryRun"}
-	gvkFields      = []string{"group", "version", "kind"}
-	userFields     = []string{"username", "groups"}
-)
-
-type rawRequest struct {
-	UID, Kind, SubResource, Name, Namespace, Operation, UserInfo, Object, OldObject, DryRun []byte
+	return err
 }
 
 // decodeReview reads body into a policy request. It returns an *httpError
@@ -74,17 +68,18 @@ type rawRequest struct {
 // JSON once, in full; after that only the parts the policy needs are read,
 // as slices of the body, never copied.
 func decodeReview(body []byte) (*policy.Request, error) {
-	if len(bytes.TrimSpace(body)) == 0 {
+	if isBlank(body) {
 		return nil, &httpError{400, "empty body: expected an admission.k8s.io/v1 AdmissionReview"}
 	}
-	if err := rawjson.Validate(body); err != nil {
+	doc, err := rawjson.Parse(body)
+	if err != nil {
 		return nil, &httpError{400, err.Error()}
 	}
-	if t := rawjson.Type(body); t != "object" {
-		return nil, &httpError{400, "body: must be a JSON object, got " + t}
+	if doc.Kind() != rawjson.Object {
+		return nil, &httpError{400, "body: must be a JSON object, got " + doc.Kind().String()}
 	}
-	var apiVersionRaw, kindRaw, requestRaw []byte
-	if err := fields(body, "", envelopeFields, &apiVersionRaw, &kindRaw, &requestRaw); err != nil {
+	var apiVersionRaw, kindRaw, requestRaw rawjson.Value
+	if err := fields(doc, "", member{"apiVersion", &apiVersionRaw}, member{"kind", &kindRaw}, member{"request", &requestRaw}); err != nil {
 		return nil, &httpError{400, err.Error()}
 	}
 	apiVersion, err := str(apiVersionRaw, "apiVersion")
@@ -101,47 +96,54 @@ func decodeReview(body []byte) (*policy.Request, error) {
 	if kind != reviewKind {
 		return nil, &httpError{400, fmt.Sprintf("kind must be %q, got %s", reviewKind, quote(kind))}
 	}
-	if rawjson.IsAbsent(requestRaw) {
+	if requestRaw.IsAbsent() {
 		return nil, &httpError{400, "request: missing: an AdmissionReview sent to a webhook must carry a request"}
 	}
-	if t := rawjson.Type(requestRaw); t != "object" {
-		return nil, &httpError{400, "request: must be a JSON object, got " + t}
+	if requestRaw.Kind() != rawjson.Object {
+		return nil, &httpError{400, "request: must be a JSON object, got " + requestRaw.Kind().String()}
 	}
 	var rr rawRequest
-	if err := fields(requestRaw, "request", requestFields, &rr.UID, &rr.Kind, &rr.SubResource, &rr.Name, &rr.Namespace,
-		&rr.Operation, &rr.UserInfo, &rr.Object, &rr.OldObject, &rr.DryRun); err != nil {
+	if err := fields(requestRaw, "request",
+		member{"uid", &rr.uid}, member{"kind", &rr.kind}, member{"subResource", &rr.subResource}, member{"name", &rr.name},
+		member{"namespace", &rr.namespace}, member{"operation", &rr.operation}, member{"userInfo", &rr.userInfo},
+		member{"object", &rr.object}, member{"oldObject", &rr.oldObject}, member{"dryRun", &rr.dryRun}); err != nil {
 		return nil, &httpError{400, err.Error()}
 	}
-	if rawjson.IsAbsent(rr.UID) {
+	if rr.uid.IsAbsent() {
 		return nil, &httpError{400, "request.uid: missing"}
 	}
-	uid, err := str(rr.UID, "request.uid")
+	uid, err := str(rr.uid, "request.uid")
 	if err != nil {
 		return nil, &httpError{400, err.Error()}
 	}
 	if uid == "" {
 		return nil, &httpError{400, "request.uid: must not be empty"}
 	}
-	req := &policy.Request{UID: uid, ValidJSON: true}
-	if err := fillRequest(req, &rr); err != nil {
+	req := &policy.Request{UID: uid}
+	if err := rr.fill(req); err != nil {
 		return req, &requestError{err.Error()}
 	}
 	return req, nil
 }
 
-// fillRequest reads everything but the uid; the objects stay raw JSON for
-// the decision to read only what the policy needs.
-func fillRequest(req *policy.Request, rr *rawRequest) error {
-	if rawjson.IsAbsent(rr.Kind) {
+// rawRequest holds the members of request that bouncer reads.
+type rawRequest struct {
+	uid, kind, subResource, name, namespace, operation, userInfo, object, oldObject, dryRun rawjson.Value
+}
+
+// fill reads everything but the uid; the objects stay parsed JSON for the
+// decision to read only what the policy needs.
+func (rr *rawRequest) fill(req *policy.Request) error {
+	if rr.kind.IsAbsent() {
 		return fmt.Errorf("request.kind: missing")
 	}
-	var group, version, kind []byte
-	if err := fields(rr.Kind, "request.kind", gvkFields, &group, &version, &kind); err != nil {
+	var group, version, kind rawjson.Value
+	if err := fields(rr.kind, "request.kind", member{"group", &group}, member{"version", &version}, member{"kind", &kind}); err != nil {
 		return err
 	}
 	var err error
 	for _, f := range []struct {
-		raw   []byte
+		raw   rawjson.Value
 		name  string
 		dst   *string
 		needs bool
@@ -149,58 +151,76 @@ func fillRequest(req *policy.Request, rr *rawRequest) error {
 		{group, "request.kind.group", &req.Group, false},
 		{version, "request.kind.version", &req.Version, true},
 		{kind, "request.kind.kind", &req.Kind, true},
-		{rr.Operation, "request.operation", &req.Operation, true},
-		{rr.SubResource, "request.subResource", &req.SubResource, false},
-		{rr.Name, "request.name", &req.Name, false},
-		{rr.Namespace, "request.namespace", &req.Namespace, false},
+		{rr.operation, "request.operation", &req.Operation, true},
+		{rr.subResource, "request.subResource", &req.SubResource, false},
+		{rr.name, "request.name", &req.Name, false},
+		{rr.namespace, "request.namespace", &req.Namespace, false},
 	} {
-		if f.needs && rawjson.IsAbsent(f.raw) {
+		if f.needs && f.raw.IsAbsent() {
 			return fmt.Errorf("%s: missing", f.name)
 		}
 		if *f.dst, err = str(f.raw, f.name); err != nil {
 			return err
 		}
 	}
-	if !rawjson.IsAbsent(rr.UserInfo) {
-		var username, groups []byte
-		if err := fields(rr.UserInfo, "request.userInfo", userFields, &username, &groups); err != nil {
+	if !rr.userInfo.IsAbsent() {
+		var username, groups rawjson.Value
+		if err := fields(rr.userInfo, "request.userInfo", member{"username", &username}, member{"groups", &groups}); err != nil {
 			return err
 		}
 		if req.User, err = str(username, "request.userInfo.username"); err != nil {
 			return err
 		}
-		if !rawjson.IsAbsent(groups) {
-			if t := rawjson.Type(groups); t != "array" {
-				return fmt.Errorf("request.userInfo.groups: must be an array of strings, got %s", t)
+		if !groups.IsAbsent() {
+			ok, err := groups.Elements(func(_ int, g rawjson.Value) error {
+				s, ok := g.Str()
+				if !ok {
+					return fmt.Errorf("request.userInfo.groups: must be an array of strings")
+				}
+				req.Groups = append(req.Groups, s)
+				return nil
+			})
+			if !ok {
+				return fmt.Errorf("request.userInfo.groups: must be an array of strings, got %s", groups.Kind())
 			}
-			if err := json.Unmarshal(groups, &req.Groups); err != nil {
-				return fmt.Errorf("request.userInfo.groups: must be an array of strings")
+			if err != nil {
+				return err
 			}
 		}
 	}
-	if !rawjson.IsAbsent(rr.DryRun) {
-		if t := rawjson.Type(rr.DryRun); t != "boolean" {
-			return fmt.Errorf("request.dryRun: must be a boolean, got %s", t)
+	if !rr.dryRun.IsAbsent() {
+		if rr.dryRun.Kind() != rawjson.Bool {
+			return fmt.Errorf("request.dryRun: must be a boolean, got %s", rr.dryRun.Kind())
 		}
-		req.DryRun = bytes.Equal(bytes.TrimSpace(rr.DryRun), []byte("true"))
+		req.DryRun = rr.dryRun.True()
 	}
-	if !rawjson.IsAbsent(rr.Object) {
-		req.Object = rr.Object
+	if !rr.object.IsAbsent() {
+		req.Object = rr.object
 	}
-	if !rawjson.IsAbsent(rr.OldObject) {
-		req.OldObject = rr.OldObject
+	if !rr.oldObject.IsAbsent() {
+		req.OldObject = rr.oldObject
 	}
 	return nil
 }
 
-func str(raw []byte, field string) (string, error) {
-	if rawjson.IsAbsent(raw) {
+func str(v rawjson.Value, field string) (string, error) {
+	if v.IsAbsent() {
 		return "", nil
 	}
-	if t := rawjson.Type(raw); t != "string" {
-		return "", fmt.Errorf("%s: must be a string, got %s", field, t)
+	s, ok := v.Str()
+	if !ok {
+		return "", fmt.Errorf("%s: must be a string, got %s", field, v.Kind())
 	}
-	return rawjson.Unquote(raw), nil
+	return s, nil
+}
+
+func isBlank(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return true
 }
 
 func orRoot(field string) string {
@@ -218,4 +238,4 @@ func join(a, b string) string {
 }
 
 // quote quotes user content for a message, cut to 100 bytes.
-func quote(s string) string { return rawjson.Quote(s, 100) }
+func quote(s string) string { return text.Quote(s, 100) }

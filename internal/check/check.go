@@ -1,18 +1,19 @@
 // Package check runs manifests through the functions' own decision code, as
-// if each object were being created: the engine of `bouncer check`. There is
-// no second implementation of the policy here.
+// if each object were being created and the API server's admission chain
+// ran on it: mutate, the patch applied, then validate on the result. It is
+// the engine of `bouncer check`; there is no second implementation of the
+// policy here.
 package check
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"regexp"
-	"strconv"
 	"strings"
 
 	"bouncer.dev/bouncer/internal/policy"
-	"sigs.k8s.io/yaml"
+	"bouncer.dev/bouncer/internal/rawjson"
+	"bouncer.dev/bouncer/internal/verdict"
 )
 
 // Result is the verdict on one object.
@@ -44,169 +45,63 @@ type Finding struct {
 	Existing bool   `json:"existing,omitempty"`
 }
 
-// ParseError names the file, document and line of unreadable input.
-type ParseError struct {
-	File     string
-	Document int
-	Line     int
-	Msg      string
-}
-
-func (e *ParseError) Error() string {
-	return fmt.Sprintf("%s: document %d (line %d): %s", e.File, e.Document, e.Line, e.Msg)
-}
-
 // Checker holds the policy and the namespace given to namespaceless objects.
 type Checker struct {
 	Policy    *policy.Policy
 	Namespace string
 }
 
-// Check reads one file's documents and judges every object in them. It
-// returns the results so far and the first parse error, if any.
-func (c *Checker) Check(file string, data []byte) ([]Result, error) {
-	var out []Result
-	for i, doc := range splitDocuments(data) {
-		rs, err := c.document(file, i+1, doc)
-		if err != nil {
-			return out, err
-		}
-		out = append(out, rs...)
-	}
-	return out, nil
+// Object is one manifest read from the input, not yet judged.
+type Object struct {
+	File     string
+	Document int
+	Item     *int
+	Line     int
+	header   header
+	raw      []byte
 }
-
-type document struct {
-	text []byte
-	line int
-}
-
-// splitDocuments splits a YAML stream on "---" lines, remembering where each
-// document starts so that errors can name the file's line. Blank documents
-// (only comments or white space) are dropped, and the rest numbered from 1.
-func splitDocuments(data []byte) []document {
-	var docs []document
-	cur := document{line: 1}
-	flush := func() {
-		if !isBlank(cur.text) {
-			docs = append(docs, cur)
-		}
-	}
-	for i, l := range bytes.Split(data, []byte("\n")) {
-		if isSeparator(l) {
-			flush()
-			cur = document{line: i + 2}
-			continue
-		}
-		cur.text = append(append(cur.text, l...), '\n')
-	}
-	flush()
-	return docs
-}
-
-func isSeparator(l []byte) bool {
-	l = bytes.TrimRight(l, " \t\r")
-	return bytes.Equal(l, []byte("---")) || bytes.HasPrefix(l, []byte("--- "))
-}
-
-func isBlank(doc []byte) bool {
-	for _, l := range bytes.Split(doc, []byte("\n")) {
-		l = bytes.TrimSpace(l)
-		if len(l) > 0 && l[0] != '#' {
-			return false
-		}
-	}
-	return true
-}
-
-var yamlLine = regexp.MustCompile(`line (\d+)`)
 
 type header struct {
 	APIVersion string            `json:"apiVersion"`
 	Kind       string            `json:"kind"`
 	Items      []json.RawMessage `json:"items"`
 	Metadata   struct {
-		Name         string `json:"name"`
-		GenerateName string `json:"generateName"`
-		Namespace    string `json:"namespace"`
+		Name         string            `json:"name"`
+		GenerateName string            `json:"generateName"`
+		Namespace    string            `json:"namespace"`
+		Labels       map[string]string `json:"labels"`
 	} `json:"metadata"`
 }
 
-func (c *Checker) document(file string, n int, doc document) ([]Result, error) {
-	if trimmed := bytes.TrimSpace(doc.text); len(trimmed) > 0 && trimmed[0] == '{' {
-		// A JSON stream may hold several objects back to back, as kubectl
-		// accepts; YAML would silently read only the first.
-		if vals, ok := jsonStream(trimmed); ok {
-			var out []Result
-			for _, v := range vals {
-				rs, err := c.object1(file, n, doc.line, v)
-				out = append(out, rs...)
-				if err != nil {
-					return out, err
-				}
+// Judge decides every object. Namespaces in the input lend their labels to
+// the objects in them, so a namespace exempt by label is exempt here too,
+// as the webhooks' namespaceSelector makes it.
+func (c *Checker) Judge(objs []Object) ([]Result, error) {
+	nsLabels := map[string]map[string]string{}
+	for _, o := range objs {
+		if o.header.Kind == "Namespace" && o.header.APIVersion == "v1" {
+			l := o.header.Metadata.Labels
+			if l == nil {
+				l = map[string]string{}
 			}
-			return out, nil
+			nsLabels[o.header.Metadata.Name] = l
 		}
 	}
-	js, err := yaml.YAMLToJSON(doc.text)
-	if err != nil {
-		// The YAML parser counts lines from the document's start; report
-		// the file's line.
-		msg := err.Error()
-		if m := yamlLine.FindStringSubmatch(msg); m != nil {
-			l, _ := strconv.Atoi(m[1])
-			msg = yamlLine.ReplaceAllString(msg, "line "+strconv.Itoa(doc.line+l-1))
+	out := make([]Result, 0, len(objs))
+	for _, o := range objs {
+		r, err := c.judge(o, nsLabels)
+		if err != nil {
+			return out, err
 		}
-		return nil, &ParseError{file, n, doc.line, "not valid YAML: " + strings.TrimPrefix(msg, "error converting YAML to JSON: ")}
+		out = append(out, r)
 	}
-	return c.object1(file, n, doc.line, js)
+	return out, nil
 }
 
-// jsonStream reads back-to-back JSON values; ok is false when data is not
-// JSON (flow-style YAML, say).
-func jsonStream(data []byte) ([]json.RawMessage, bool) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	var out []json.RawMessage
-	for dec.More() {
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, false
-		}
-		out = append(out, v)
-	}
-	return out, len(out) > 0
-}
-
-// object1 judges one decoded document: an object, or a List of them.
-func (c *Checker) object1(file string, n, line int, js []byte) ([]Result, error) {
-	doc := document{line: line}
-	var h header
-	if err := json.Unmarshal(js, &h); err != nil {
-		return nil, &ParseError{file, n, doc.line, "not a Kubernetes object: " + err.Error()}
-	}
-	if h.APIVersion == "" || h.Kind == "" {
-		return nil, &ParseError{file, n, doc.line, "not a Kubernetes object: apiVersion and kind are required"}
-	}
-	if strings.HasSuffix(h.Kind, "List") && h.Items != nil {
-		var out []Result
-		for i, item := range h.Items {
-			var ih header
-			if err := json.Unmarshal(item, &ih); err != nil || ih.APIVersion == "" || ih.Kind == "" {
-				return out, &ParseError{file, n, doc.line, fmt.Sprintf("items[%d]: not a Kubernetes object", i)}
-			}
-			r := c.object(ih, item)
-			r.File, r.Document, r.Line, r.Item = file, n, doc.line, &i
-			out = append(out, r)
-		}
-		return out, nil
-	}
-	r := c.object(h, js)
-	r.File, r.Document, r.Line = file, n, doc.line
-	return []Result{r}, nil
-}
-
-// object judges one object as a CREATE, exactly as the webhooks would.
-func (c *Checker) object(h header, obj []byte) Result {
+// judge decides one object as a CREATE, exactly as the API server's chain
+// of bouncer's webhooks would.
+func (c *Checker) judge(o Object, nsLabels map[string]map[string]string) (Result, error) {
+	h := o.header
 	group, version, ok := strings.Cut(h.APIVersion, "/")
 	if !ok {
 		group, version = "", h.APIVersion
@@ -219,27 +114,73 @@ func (c *Checker) object(h header, obj []byte) Result {
 	if name == "" && h.Metadata.GenerateName != "" {
 		name = h.Metadata.GenerateName + "*"
 	}
-	r := Result{Kind: h.Kind, Namespace: ns, Name: name}
+	r := Result{File: o.File, Document: o.Document, Item: o.Item, Line: o.Line, Kind: h.Kind, Namespace: ns, Name: name}
+	obj, err := rawjson.Parse(o.raw)
+	if err != nil {
+		return r, &ParseError{o.File, o.Document, o.Line, err.Error()}
+	}
 	req := &policy.Request{UID: "bouncer-check", Group: group, Version: version, Kind: h.Kind,
-		Operation: policy.Create, Namespace: ns, Name: h.Metadata.Name, Object: obj}
-	v := c.Policy.Validate(req)
-	m := c.Policy.Mutate(req)
+		Operation: policy.Create, Namespace: ns, Name: h.Metadata.Name, Object: obj, NamespaceLabels: nsLabels[ns]}
+	chain, err := c.Policy.Admit(req)
+	if err != nil {
+		return r, fmt.Errorf("%s: document %d: %w", o.File, o.Document, err)
+	}
+	v, m := chain.Validate, chain.Mutate
 	r.Skip = v.Skip
 	if v.Skip == "" {
 		r.Skip = m.Skip
 	}
-	r.Denied = !v.Allowed
-	if !v.Allowed {
-		r.Message = v.Message
+	if a := verdict.Of(&v); !a.Allowed {
+		r.Denied, r.Message = true, a.Message
 	}
 	r.Violations = v.Violations
 	for _, x := range v.Violations {
 		r.Findings = append(r.Findings, Finding{Rule: x.Rule, Action: string(x.Action), Place: x.Place, Key: x.Key,
 			Problem: string(x.Problem), Message: x.Detail(), Existing: x.Existing})
 	}
-	if v.Code == policy.CodeBadRequest && len(v.Violations) == 0 {
-		r.Findings = append(r.Findings, Finding{Action: "invalid", Message: v.Message})
+	for _, d := range []policy.Decision{m, v} {
+		if d.Unreadable != nil {
+			r.Denied = true
+			r.Message = verdict.Of(&d).Message
+			r.Findings = append(r.Findings, Finding{Action: "invalid", Message: r.Message})
+			break
+		}
 	}
 	r.Adds = m.Added
-	return r
+	return r, nil
+}
+
+// ParseError names the file, document and line of unreadable input.
+type ParseError struct {
+	File     string
+	Document int
+	Line     int
+	Msg      string
+}
+
+func (e *ParseError) Error() string {
+	return fmt.Sprintf("%s: document %d (line %d): %s", e.File, e.Document, e.Line, e.Msg)
+}
+
+// objects reads one decoded document: an object, or a List of them.
+func objects(file string, n, line int, js []byte) ([]Object, error) {
+	var h header
+	if err := json.Unmarshal(js, &h); err != nil {
+		return nil, &ParseError{file, n, line, "not a Kubernetes object: " + err.Error()}
+	}
+	if h.APIVersion == "" || h.Kind == "" {
+		return nil, &ParseError{file, n, line, "not a Kubernetes object: apiVersion and kind are required"}
+	}
+	if strings.HasSuffix(h.Kind, "List") && h.Items != nil {
+		var out []Object
+		for i, item := range h.Items {
+			var ih header
+			if err := json.Unmarshal(item, &ih); err != nil || ih.APIVersion == "" || ih.Kind == "" {
+				return out, &ParseError{file, n, line, fmt.Sprintf("items[%d]: not a Kubernetes object", i)}
+			}
+			out = append(out, Object{File: file, Document: n, Item: &i, Line: line, header: ih, raw: bytes.Clone(item)})
+		}
+		return out, nil
+	}
+	return []Object{{File: file, Document: n, Line: line, header: h, raw: js}}, nil
 }

@@ -1,29 +1,26 @@
 // Package compile turns a bouncer policy into the API server's in-process
 // admission: ValidatingAdmissionPolicy and MutatingAdmissionPolicy with their
-// bindings, carrying the policy's full meaning in CEL. Where a rule cannot be
-// expressed faithfully it refuses, naming the rule and why; it never emits a
-// weaker policy.
+// bindings, as k8s.io/api objects carrying the policy's full meaning in CEL.
+// Which requests each policy sees comes from internal/match, as for the
+// webhooks. Where a rule cannot be expressed faithfully it refuses, naming
+// the rule and why; it never emits a weaker policy.
 package compile
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
-	"bouncer.dev/bouncer/internal/kube"
+	"bouncer.dev/bouncer/internal/match"
 	"bouncer.dev/bouncer/internal/patch"
 	"bouncer.dev/bouncer/internal/policy"
+	"bouncer.dev/bouncer/internal/verdict"
 	"bouncer.dev/bouncer/internal/webhookconfig"
-)
-
-// What to emit: both engines, or one, for clusters without
-// MutatingAdmissionPolicy (validation in-process, mutation by the webhook).
-const (
-	Both       = ""
-	Validating = "validating"
-	Mutating   = "mutating"
+	admregv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Minimum versions, from the API's graduation: VAP v1 is GA in 1.30 and
@@ -35,13 +32,14 @@ const (
 
 // group is a set of kinds with the same label places: one policy serves it.
 type group struct {
-	name   string
-	kinds  []*policy.Kind
-	places []string
+	name  string
+	kinds []*policy.Kind
+	paths []string
 }
 
 // Render returns the compiled objects as one multi-document YAML stream.
-func Render(p *policy.Policy, only string) ([]byte, error) {
+// only, when set, emits one function's policies alone.
+func Render(p *policy.Policy, only policy.Function) ([]byte, error) {
 	objs, err := Build(p, only)
 	if err != nil {
 		return nil, err
@@ -51,10 +49,7 @@ func Render(p *policy.Policy, only string) ([]byte, error) {
 }
 
 // Build returns the policies and bindings, in a stable order.
-func Build(p *policy.Policy, only string) ([]any, error) {
-	if only != Both && only != Validating && only != Mutating {
-		return nil, fmt.Errorf("--only %q: want validating or mutating", only)
-	}
+func Build(p *policy.Policy, only policy.Function) ([]any, error) {
 	if err := expressible(p); err != nil {
 		return nil, err
 	}
@@ -62,13 +57,13 @@ func Build(p *policy.Policy, only string) ([]any, error) {
 	for _, r := range p.Rules {
 		for _, g := range groups(r) {
 			base := "bouncer-" + r.Name + "-" + g.name
-			if r.Validates() && only != Mutating {
-				out = append(out, validating(p, r, g, base, false)...)
-				if p.AllowExistingViolations && r.Action == policy.Deny {
-					out = append(out, validating(p, r, g, base+"-existing", true)...)
+			if r.Does(policy.Validate) && only != policy.Mutate {
+				out = append(out, validating(p, r, g, base)...)
+				if r.Action == policy.Deny && (p.AllowExistingViolations || inherits(p, r, g)) {
+					out = append(out, admitted(p, r, g, base+"-admitted")...)
 				}
 			}
-			if r.Mutates() && only != Validating {
+			if r.Does(policy.Mutate) && only != policy.Validate {
 				out = append(out, mutating(p, r, g, base)...)
 			}
 		}
@@ -82,12 +77,12 @@ func groups(r *policy.Rule) []group {
 	var out []group
 	at := map[string]int{}
 	for _, k := range r.Kinds {
-		sig := strings.Join(k.Places(), ",")
+		sig := strings.Join(k.Paths, ",")
 		i, ok := at[sig]
 		if !ok {
 			i = len(out)
 			at[sig] = i
-			out = append(out, group{name: k.Resource, places: k.Places()})
+			out = append(out, group{name: k.Resource, paths: k.Paths})
 		}
 		out[i].kinds = append(out[i].kinds, k)
 	}
@@ -105,7 +100,7 @@ var celReserved = map[string]bool{"as": true, "break": true, "const": true, "con
 func expressible(p *policy.Policy) error {
 	for _, r := range p.Rules {
 		for _, k := range r.Kinds {
-			for _, place := range k.Places() {
+			for _, place := range k.Paths {
 				for _, seg := range strings.Split(place, ".") {
 					if !celIdent.MatchString(seg) || strings.Contains(seg, "__") {
 						return fmt.Errorf("rule %s: kind %s's label place %s has the field %q, which CEL field selection cannot name; refusing rather than compiling a weaker policy",
@@ -118,14 +113,18 @@ func expressible(p *policy.Policy) error {
 	return nil
 }
 
+func escape(s string) string {
+	if celReserved[s] {
+		return "__" + s + "__"
+	}
+	return s
+}
+
 // sel renders a field path for CEL, escaping reserved words as Kubernetes does.
 func sel(segs []string) string {
 	var b strings.Builder
 	for _, s := range segs {
-		if celReserved[s] {
-			s = "__" + s + "__"
-		}
-		b.WriteString("." + s)
+		b.WriteString("." + escape(s))
 	}
 	return b.String()
 }
@@ -135,85 +134,124 @@ func optSel(root string, segs []string) string {
 	var b strings.Builder
 	b.WriteString(root)
 	for _, s := range segs {
-		if celReserved[s] {
-			s = "__" + s + "__"
-		}
-		b.WriteString(".?" + s)
+		b.WriteString(".?" + escape(s))
 	}
 	return b.String()
 }
 
 func q(s string) string { return strconv.Quote(s) }
 
-// constraints are what both engines match: the group's resources for CREATE
-// and UPDATE (subresources excluded), minus exempt namespaces and objects.
-func constraints(p *policy.Policy, g group) *kube.MatchResources {
-	equivalent := kube.Equivalent
-	var rules []kube.NamedRuleWithOperations
-	for _, r := range webhookconfig.Rules(g.kinds) {
-		rules = append(rules, kube.NamedRuleWithOperations{RuleWithOperations: r})
+// constraints are what a group's policies match: its resources (with the
+// status subresources that can change labels) and the global exemptions
+// that selectors can say.
+func constraints(p *policy.Policy, g group) *admregv1.MatchResources {
+	s := match.Of(p, g.kinds)
+	equivalent := admregv1.Equivalent
+	var rules []admregv1.NamedRuleWithOperations
+	for _, r := range s.Rules {
+		rules = append(rules, admregv1.NamedRuleWithOperations{RuleWithOperations: r})
 	}
-	objSel, _, _ := webhookconfig.Exemptions(&p.Exempt)
-	return &kube.MatchResources{
-		NamespaceSelector: webhookconfig.NamespaceSelector(p.Exempt.Namespaces),
-		ObjectSelector:    objSel,
+	return &admregv1.MatchResources{
+		NamespaceSelector: s.NamespaceSelector,
+		ObjectSelector:    s.ObjectSelector,
 		ResourceRules:     rules,
 		MatchPolicy:       &equivalent,
 	}
 }
 
 // conditions skip work early, exactly where the webhooks let requests
-// through: exempt users and groups, the exempt object label (on the new
-// object, as the functions judge it), the rule's own exemptions, and
-// UPDATEs of objects being deleted.
-func conditions(p *policy.Policy, r *policy.Rule) []kube.MatchCondition {
-	_, conds, _ := webhookconfig.Exemptions(&p.Exempt)
-	if s := p.Exempt.Spec.ObjectSelector; s != nil {
-		conds = append(conds, kube.MatchCondition{Name: "not-exempt-new-object",
-			Expression: "!(" + webhookconfig.SelectorCEL("object", webhookconfig.SelectorRequirements(s)) + ")"})
-	}
-	conds = append(conds, kube.MatchCondition{Name: "not-being-deleted",
-		Expression: `!(request.operation == "UPDATE" && has(object.metadata.deletionTimestamp))`})
-	if e := r.Exempt; e != nil {
-		if len(e.Spec.Namespaces) > 0 {
-			conds = append(conds, kube.MatchCondition{Name: "rule-not-exempt-namespace",
-				Expression: "!(request.namespace in " + webhookconfig.CELStrings(e.Spec.Namespaces) + ")"})
-		}
-		if len(e.Spec.Users) > 0 {
-			conds = append(conds, kube.MatchCondition{Name: "rule-not-exempt-user",
-				Expression: "!(request.userInfo.username in " + webhookconfig.CELStrings(e.Spec.Users) + ")"})
-		}
-		if len(e.Spec.Groups) > 0 {
-			conds = append(conds, kube.MatchCondition{Name: "rule-not-exempt-group",
-				Expression: "!request.userInfo.groups.exists(g, g in " + webhookconfig.CELStrings(e.Spec.Groups) + ")"})
-		}
-		if s := e.Spec.ObjectSelector; s != nil {
-			conds = append(conds, kube.MatchCondition{Name: "rule-not-exempt-object",
-				Expression: "!(" + webhookconfig.SelectorCEL("object", webhookconfig.SelectorRequirements(s)) + ")"})
-		}
-	}
-	return conds
+// through: the global conditions of match.Of, the decision's own skips, and
+// the rule's own exemptions.
+func conditions(p *policy.Policy, r *policy.Rule, g group) []admregv1.MatchCondition {
+	conds := match.Of(p, g.kinds).Conditions
+	conds = append(conds, match.Skips(p)...)
+	return append(conds, match.RuleConditions(r)...)
 }
 
-func meta(name string) kube.ObjectMeta {
-	return kube.ObjectMeta{Name: name, Labels: map[string]string{"app.kubernetes.io/name": "bouncer", "app.kubernetes.io/managed-by": "bouncer-compile"}}
+func meta(name string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: name, Labels: map[string]string{"app.kubernetes.io/name": "bouncer", "app.kubernetes.io/managed-by": "bouncer-compile"}}
 }
 
 // targetExpr names the object as the functions' messages do.
 const targetExpr = `request.kind.kind + (object.metadata.?name.orValue("") != "" ? " \"" + object.metadata.name + "\"" : " with generateName \"" + object.metadata.?generateName.orValue("") + "\"") + (request.namespace != "" ? " in namespace \"" + request.namespace + "\"" : "")`
 
-// validating renders one rule for one group. With existing=false the
-// validation fails on violations the request introduces (all of them on
-// CREATE, or when existing violations are not allowed); with existing=true,
-// on the ones an UPDATE kept, as a warning.
-func validating(p *policy.Policy, r *policy.Rule, g group, name string, existing bool) []any {
-	vars := []kube.Variable{{Name: "target", Expression: targetExpr}}
-	var items []string
-	for i, place := range g.places {
+// controllerRef is the object's controller ownerReference, if any.
+const controllerRef = `object.metadata.?ownerReferences.orValue([]).filter(r, r.?controller.orValue(false))`
+
+// parentExpr names the object's controller as the functions' messages do.
+const parentExpr = controllerRef + `.map(r, r.kind + " \"" + r.name + "\"").join("")`
+
+// refIs matches an ownerReference against a group and kind.
+func refIs(gk policy.GroupKind) string {
+	api := `r.apiVersion.startsWith(` + q(gk.Group+"/") + `)`
+	if gk.Group == "" {
+		api = `!r.apiVersion.contains("/")`
+	}
+	return "(r.kind == " + q(gk.Kind) + " && " + api + ")"
+}
+
+// requestIs matches the request's kind.
+func requestIs(k *policy.Kind) string {
+	return "(request.kind.group == " + q(k.Group) + " && request.kind.kind == " + q(k.Kind) + ")"
+}
+
+// ownedBy is true when the object's controller is one of parents, for each
+// kind of the group that has such parents; "" when none has.
+func ownedBy(g group, parents func(*policy.Kind) []policy.GroupKind) string {
+	var alts []string
+	for _, k := range g.kinds {
+		var refs []string
+		for _, gk := range parents(k) {
+			refs = append(refs, refIs(gk))
+		}
+		if len(refs) > 0 {
+			alts = append(alts, "("+requestIs(k)+" && "+controllerRef+".exists(r, "+strings.Join(refs, " || ")+"))")
+		}
+	}
+	return strings.Join(alts, " || ")
+}
+
+// inheritedExpr is the functions' controller rule: a built-in controller
+// made the object for a parent the rule covers. "" when no kind of the
+// group has such a parent.
+func inheritedExpr(p *policy.Policy, r *policy.Rule, g group) string {
+	owned := ownedBy(g, func(k *policy.Kind) []policy.GroupKind {
+		var out []policy.GroupKind
+		for _, gk := range k.Parents {
+			if pk := p.Kind(gk.Group, gk.Kind); pk != nil && r.AppliesTo(pk) {
+				out = append(out, gk)
+			}
+		}
+		return out
+	})
+	if owned == "" || len(p.Controllers) == 0 {
+		return ""
+	}
+	return "(request.userInfo.username in " + match.CELStrings(p.Controllers) + " && (" + owned + "))"
+}
+
+func inherits(p *policy.Policy, r *policy.Rule, g group) bool { return inheritedExpr(p, r, g) != "" }
+
+// violations renders the rule's violations of one group as variables: one
+// list of messages per way a violation is judged.
+type violations struct {
+	vars                   []admregv1.Variable
+	fresh, kept, inherited []string
+}
+
+func collect(p *policy.Policy, r *policy.Rule, g group) violations {
+	var v violations
+	v.vars = []admregv1.Variable{{Name: "target", Expression: targetExpr}}
+	inherited := inheritedExpr(p, r, g)
+	if inherited != "" {
+		v.vars = append(v.vars, admregv1.Variable{Name: "inherited", Expression: inherited})
+	}
+	softens := r.Action == policy.Deny
+	for i, place := range g.paths {
 		segs := strings.Split(place, ".")
-		vars = append(vars,
-			kube.Variable{Name: fmt.Sprintf("l%d", i), Expression: optSel("object", segs) + ".orValue({})"},
-			kube.Variable{Name: fmt.Sprintf("o%d", i), Expression: "oldObject == null ? {} : " + optSel("oldObject", segs) + ".orValue({})"})
+		v.vars = append(v.vars,
+			admregv1.Variable{Name: fmt.Sprintf("l%d", i), Expression: optSel("object", segs) + ".orValue({})"},
+			admregv1.Variable{Name: fmt.Sprintf("o%d", i), Expression: "oldObject == null ? {} : " + optSel("oldObject", segs) + ".orValue({})"})
 		for _, req := range r.Require {
 			l, o, k := fmt.Sprintf("variables.l%d", i), fmt.Sprintf("variables.o%d", i), q(req.Key)
 			bad := "!(" + k + " in " + l + ")"
@@ -225,96 +263,143 @@ func validating(p *policy.Policy, r *policy.Rule, g group, name string, existing
 				msg = "(" + k + " in " + l + " ? " + q("["+r.Name+"] label "+q(req.Key)+" at "+place+" has value \"") + " + " + val + " + " +
 					q("\", which does not match ^(?:"+req.Pattern+")$") + " : " + msg + ")"
 			}
+			item := func(cond string) string { return "(" + cond + " ? [" + msg + "] : [])" }
 			// The UPDATE left this label exactly as it was.
 			same := "(request.operation == \"UPDATE\" && oldObject != null && ((" + k + " in " + l + ") == (" + k + " in " + o + ")) && (!(" + k + " in " + l + ") || " + l + "[" + k + "] == " + o + "[" + k + "]))"
-			cond := bad
+			keep := softens && p.AllowExistingViolations
 			switch {
-			case existing:
-				cond = bad + " && " + same
-			case p.AllowExistingViolations && r.Action == policy.Deny:
-				cond = bad + " && !" + same
+			case !softens:
+				v.fresh = append(v.fresh, item(bad))
+			case keep && inherited != "":
+				v.fresh = append(v.fresh, item(bad+" && !"+same+" && !variables.inherited"))
+				v.kept = append(v.kept, item(bad+" && "+same))
+				v.inherited = append(v.inherited, item(bad+" && !"+same+" && variables.inherited"))
+			case keep:
+				v.fresh = append(v.fresh, item(bad+" && !"+same))
+				v.kept = append(v.kept, item(bad+" && "+same))
+			case inherited != "":
+				v.fresh = append(v.fresh, item(bad+" && !variables.inherited"))
+				v.inherited = append(v.inherited, item(bad+" && variables.inherited"))
+			default:
+				v.fresh = append(v.fresh, item(bad))
 			}
-			items = append(items, "("+cond+" ? ["+msg+"] : [])")
 		}
 	}
-	vars = append(vars, kube.Variable{Name: "violations", Expression: strings.Join(items, " + ")})
+	return v
+}
 
-	v := kube.Validation{Expression: "size(variables.violations) == 0", Reason: ptr(kube.StatusReasonForbidden)}
-	action := map[policy.Action]kube.ValidationAction{policy.Deny: kube.Deny, policy.Warn: kube.Warn, policy.Audit: kube.Audit}[r.Action]
-	if existing {
-		action = kube.Warn
-		v.Message = "bouncer: kept an existing violation of rule " + r.Name
-		v.MessageExpression = `"bouncer: " + variables.target + ": kept an existing violation, fix it: " + variables.violations.join("; ")`
-	} else if r.Action == policy.Deny {
+func listVar(name string, items []string) admregv1.Variable {
+	if len(items) == 0 {
+		return admregv1.Variable{Name: name, Expression: "[]"}
+	}
+	return admregv1.Variable{Name: name, Expression: strings.Join(items, " + ")}
+}
+
+// validating renders one rule for one group: the violations the request
+// introduces, refused (deny), warned or audited as the rule says.
+func validating(p *policy.Policy, r *policy.Rule, g group, name string) []any {
+	c := collect(p, r, g)
+	vars := append(c.vars, listVar("violations", c.fresh))
+	v := admregv1.Validation{Expression: "size(variables.violations) == 0", Reason: ptr(metav1.StatusReasonForbidden)}
+	action := map[policy.Action]admregv1.ValidationAction{policy.Deny: admregv1.Deny, policy.Warn: admregv1.Warn, policy.Audit: admregv1.Audit}[r.Action]
+	if r.Action == policy.Deny {
 		v.Message = "denied by bouncer: rule " + r.Name
 		v.MessageExpression = `variables.target + " was denied by bouncer: " + variables.violations.join("; ")`
 	} else {
 		v.Message = "bouncer: rule " + r.Name
 		v.MessageExpression = `"bouncer: " + variables.target + ": " + variables.violations.join("; ")`
 	}
-	fail := kube.Fail
-	mc := constraints(p, g)
-	conds := conditions(p, r)
-	if existing {
-		ops := []kube.OperationType{kube.Update}
-		for i := range mc.ResourceRules {
-			mc.ResourceRules[i].Operations = ops
-		}
-		conds = append(conds, kube.MatchCondition{Name: "has-old-object", Expression: "oldObject != null"})
+	vap := validatingPolicy(p, r, g, name, vars, []admregv1.Validation{v})
+	if action == admregv1.Audit {
+		vap.Spec.AuditAnnotations = []admregv1.AuditAnnotation{{Key: r.Name,
+			ValueExpression: `size(variables.violations) == 0 ? "" : variables.violations.join("; ")`}}
 	}
-	vap := &kube.ValidatingAdmissionPolicy{
-		TypeMeta:   kube.TypeMeta{APIVersion: kube.GroupVersion, Kind: "ValidatingAdmissionPolicy"},
+	return []any{vap, binding(name, action)}
+}
+
+// admitted renders the violations a deny rule admits with a warning: the
+// ones an UPDATE kept, and the ones a built-in controller's child inherited
+// from its parent, which also get an audit annotation naming the parent.
+func admitted(p *policy.Policy, r *policy.Rule, g group, name string) []any {
+	c := collect(p, r, g)
+	vars := c.vars
+	var vals []admregv1.Validation
+	if len(c.kept) > 0 {
+		vars = append(vars, listVar("kept", c.kept))
+		vals = append(vals, admregv1.Validation{Expression: "size(variables.kept) == 0", Reason: ptr(metav1.StatusReasonForbidden),
+			Message:           "bouncer: kept an existing violation of rule " + r.Name,
+			MessageExpression: `"bouncer: " + variables.target + ": kept an existing violation, fix it: " + variables.kept.join("; ")`})
+	}
+	vap := validatingPolicy(p, r, g, name, vars, vals)
+	if len(c.inherited) > 0 {
+		vap.Spec.Variables = append(vap.Spec.Variables, listVar("inheritedViolations", c.inherited),
+			admregv1.Variable{Name: "parent", Expression: parentExpr})
+		vap.Spec.Validations = append(vap.Spec.Validations, admregv1.Validation{
+			Expression: "size(variables.inheritedViolations) == 0", Reason: ptr(metav1.StatusReasonForbidden),
+			Message:           "bouncer: a violation inherited from the parent, rule " + r.Name,
+			MessageExpression: `"bouncer: " + variables.target + ": inherited from " + variables.parent + ": " + variables.inheritedViolations.join("; ")`})
+		vap.Spec.AuditAnnotations = []admregv1.AuditAnnotation{{Key: verdict.InheritedAnnotation,
+			ValueExpression: `size(variables.inheritedViolations) == 0 ? "" : variables.parent + " by " + request.userInfo.username + ": " + variables.inheritedViolations.join("; ")`}}
+	}
+	return []any{vap, binding(name, admregv1.Warn)}
+}
+
+func validatingPolicy(p *policy.Policy, r *policy.Rule, g group, name string, vars []admregv1.Variable, vals []admregv1.Validation) *admregv1.ValidatingAdmissionPolicy {
+	fail := admregv1.Fail
+	return &admregv1.ValidatingAdmissionPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: admregv1.SchemeGroupVersion.String(), Kind: "ValidatingAdmissionPolicy"},
 		ObjectMeta: meta(name),
-		Spec: kube.ValidatingAdmissionPolicySpec{
+		Spec: admregv1.ValidatingAdmissionPolicySpec{
 			FailurePolicy:    &fail,
-			MatchConstraints: mc,
-			MatchConditions:  conds,
+			MatchConstraints: constraints(p, g),
+			MatchConditions:  conditions(p, r, g),
 			Variables:        vars,
-			Validations:      []kube.Validation{v},
+			Validations:      vals,
 		},
 	}
-	if action == kube.Audit && !existing {
-		vap.Spec.AuditAnnotations = []kube.AuditAnnotation{{Key: r.Name,
-			ValueExpression: `size(variables.violations) == 0 ? null : variables.violations.join("; ")`}}
-	}
-	binding := &kube.ValidatingAdmissionPolicyBinding{
-		TypeMeta:   kube.TypeMeta{APIVersion: kube.GroupVersion, Kind: "ValidatingAdmissionPolicyBinding"},
+}
+
+func binding(name string, action admregv1.ValidationAction) *admregv1.ValidatingAdmissionPolicyBinding {
+	return &admregv1.ValidatingAdmissionPolicyBinding{
+		TypeMeta:   metav1.TypeMeta{APIVersion: admregv1.SchemeGroupVersion.String(), Kind: "ValidatingAdmissionPolicyBinding"},
 		ObjectMeta: meta(name),
-		Spec:       kube.ValidatingAdmissionPolicyBindingSpec{PolicyName: name, ValidationActions: []kube.ValidationAction{action}},
+		Spec:       admregv1.ValidatingAdmissionPolicyBindingSpec{PolicyName: name, ValidationActions: []admregv1.ValidationAction{action}},
 	}
-	return []any{vap, binding}
 }
 
 // mutating renders a rule's defaults for one group as a JSON Patch built in
 // CEL, with the functions' exact semantics: add only what is missing, never
 // a key under a missing parent, one add for a shared missing ancestor, and
-// on UPDATE only the object's own labels.
+// only the object's own labels on UPDATE and on a child whose controller
+// compares its template with its own.
 func mutating(p *policy.Policy, r *policy.Rule, g group, name string) []any {
-	onCreate := patchExpr(g.places, r.Defaults)
-	onUpdate := patchExpr(g.places[:1], r.Defaults)
-	expr := `request.operation == "CREATE" ? ` + onCreate + ` : ` + onUpdate
-	fail := kube.Fail
-	reinvoke := kube.IfNeededReinvocationPolicy
-	mc := constraints(p, g)
-	mc.NamespaceSelector = webhookconfig.NamespaceSelector(p.Exempt.Namespaces)
-	mapol := &kube.MutatingAdmissionPolicy{
-		TypeMeta:   kube.TypeMeta{APIVersion: kube.GroupVersion, Kind: "MutatingAdmissionPolicy"},
+	onCreate := patchExpr(g.paths, r.Defaults)
+	onUpdate := patchExpr(g.paths[:1], r.Defaults)
+	whole := `request.operation == "CREATE"`
+	if frozen := ownedBy(g, func(k *policy.Kind) []policy.GroupKind { return k.FrozenUnder }); frozen != "" {
+		whole += " && !(" + frozen + ")"
+	}
+	expr := whole + ` ? ` + onCreate + ` : ` + onUpdate
+	fail := admregv1.Fail
+	reinvoke := admregv1.IfNeededReinvocationPolicy
+	mapol := &admregv1.MutatingAdmissionPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: admregv1.SchemeGroupVersion.String(), Kind: "MutatingAdmissionPolicy"},
 		ObjectMeta: meta(name),
-		Spec: kube.MutatingAdmissionPolicySpec{
+		Spec: admregv1.MutatingAdmissionPolicySpec{
 			FailurePolicy:      &fail,
-			MatchConstraints:   mc,
-			MatchConditions:    conditions(p, r),
+			MatchConstraints:   constraints(p, g),
+			MatchConditions:    conditions(p, r, g),
 			ReinvocationPolicy: reinvoke,
-			Mutations: []kube.Mutation{{
-				PatchType: kube.PatchTypeJSONPatch,
-				JSONPatch: &kube.JSONPatch{Expression: expr},
+			Mutations: []admregv1.Mutation{{
+				PatchType: admregv1.PatchTypeJSONPatch,
+				JSONPatch: &admregv1.JSONPatch{Expression: expr},
 			}},
 		},
 	}
-	binding := &kube.MutatingAdmissionPolicyBinding{
-		TypeMeta:   kube.TypeMeta{APIVersion: kube.GroupVersion, Kind: "MutatingAdmissionPolicyBinding"},
+	binding := &admregv1.MutatingAdmissionPolicyBinding{
+		TypeMeta:   metav1.TypeMeta{APIVersion: admregv1.SchemeGroupVersion.String(), Kind: "MutatingAdmissionPolicyBinding"},
 		ObjectMeta: meta(name),
-		Spec:       kube.MutatingAdmissionPolicyBindingSpec{PolicyName: name},
+		Spec:       admregv1.MutatingAdmissionPolicyBindingSpec{PolicyName: name},
 	}
 	return []any{mapol, binding}
 }
@@ -353,7 +438,7 @@ func patchExpr(places []string, defaults []policy.Label) string {
 func genChildren(t *trie, path []string, defaults []policy.Label) string {
 	var parts []string
 	for _, name := range t.order {
-		parts = append(parts, gen(t.children[name], append(append([]string(nil), path...), name), defaults))
+		parts = append(parts, gen(t.children[name], append(slices.Clone(path), name), defaults))
 	}
 	if len(parts) == 0 {
 		return "[]"
@@ -385,10 +470,8 @@ func value(t *trie, defaults []policy.Label) string {
 		}
 		return "{" + strings.Join(kv, ", ") + "}"
 	}
-	names := append([]string(nil), t.order...)
-	sort.Strings(names)
 	var kv []string
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(t.children)) {
 		// CEL map literals must be homogeneous; siblings of different
 		// depths (a CronJob's jobTemplate) are told apart with dyn.
 		kv = append(kv, q(n)+": dyn("+value(t.children[n], defaults)+")")

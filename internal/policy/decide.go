@@ -1,41 +1,161 @@
 package policy
 
 import (
-	"strings"
+	"slices"
 
 	"bouncer.dev/bouncer/internal/patch"
+	"bouncer.dev/bouncer/internal/text"
 )
 
 // Validate decides whether the request is admitted. It never patches.
-func (p *Policy) Validate(r *Request) Decision {
-	k, obj, old, d, done := p.screen(r, false)
-	if done {
+func (p *Policy) Validate(r *Request) Decision { return p.decide(r, Validate) }
+
+// Mutate returns the patch that adds the policy's missing default labels. It
+// never refuses a readable object and never overwrites a present label.
+func (p *Policy) Mutate(r *Request) Decision { return p.decide(r, Mutate) }
+
+// ReviewError says what in the review, outside the object, cannot be read.
+type ReviewError struct{ Msg string }
+
+func (e *ReviewError) Error() string { return e.Msg }
+
+// subject is a request that passed the screen: the kind and objects to judge.
+type subject struct {
+	k        *Kind
+	obj, old *Object
+	update   bool
+}
+
+func (p *Policy) decide(r *Request, fn Function) Decision {
+	d := Decision{Function: fn}
+	s := p.screen(r, fn, &d)
+	if s == nil {
 		return d
 	}
+	if fn == Validate {
+		p.validate(r, s, &d)
+	} else {
+		p.mutate(r, s, &d)
+	}
+	return d
+}
+
+// screen applies what both functions share: requests let through without
+// inspection, global exemptions, and reading the objects. It returns nil
+// when d is already the decision.
+func (p *Policy) screen(r *Request, fn Function, d *Decision) *subject {
+	switch r.Operation {
+	case Delete, Connect:
+		d.Skip = "operation " + r.Operation
+		return nil
+	case Create, Update:
+	default:
+		d.Unreadable = &ReviewError{"request.operation: unknown operation " + text.Quote(r.Operation, 20) + "; want CREATE, UPDATE, DELETE or CONNECT"}
+		return nil
+	}
+	k := p.Kind(r.Group, r.Kind)
+	// A status write can change labels where the kind's status strategy
+	// keeps them: it is judged as the UPDATE it is. Other subresources
+	// (scale, ephemeralcontainers, resize, ...) cannot change labels.
+	if r.SubResource != "" && !(r.SubResource == "status" && r.Operation == Update && k != nil && k.StatusLabels) {
+		d.Skip = "subresource " + text.Quote(r.SubResource, 40)
+		return nil
+	}
+	if k == nil || !slices.Contains(p.forFn[fn], k) {
+		d.Skip = "kind not in policy"
+		return nil
+	}
+	switch {
+	case p.Exempt.Namespaces[r.Namespace]:
+		d.Skip = "exempt namespace"
+		return nil
+	case p.Exempt.matchesNamespace(r.NamespaceLabels):
+		d.Skip = "exempt namespace label"
+		return nil
+	case p.Exempt.matchesUser(r.User, r.Groups):
+		d.Skip = "exempt user"
+		return nil
+	case r.Object.IsAbsent():
+		d.Unreadable = &ObjectError{"request.object", "missing on " + r.Operation}
+		return nil
+	}
+	s := &subject{k: k, update: r.Operation == Update}
+	var err error
+	if s.obj, err = ReadObject(r.Object, k, "request.object"); err != nil {
+		if s.update && beingDeleted(r.Object) {
+			d.Skip = "object is being deleted"
+		} else {
+			d.Unreadable = err
+		}
+		return nil
+	}
+	d.Target = Target{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name, GenerateName: s.obj.GenerateName}
+	if d.Target.Name == "" {
+		d.Target.Name = s.obj.Name
+	}
+	if s.update && s.obj.Deleting {
+		// Finalizer removal must never be blocked, or deletion hangs: this
+		// comes before anything else about the update is read.
+		d.Skip = "object is being deleted"
+		return nil
+	}
+	if s.update && !r.OldObject.IsAbsent() {
+		if s.old, err = ReadObject(r.OldObject, k, "request.oldObject"); err != nil {
+			d.Unreadable = err
+			return nil
+		}
+	}
+	// The object's own labels decide: adding the exempt label exempts the
+	// update, removing it brings the object under the policy again.
+	if p.Exempt.matchesObject(s.obj.Own()) {
+		d.Skip = "exempt object label"
+		return nil
+	}
+	// A child that a built-in controller makes from its parent's template:
+	// both facts are needed, since anyone may write an ownerReference.
+	if p.IsController(r.User) && len(k.Parents) > 0 {
+		ref, err := s.obj.Controller()
+		if err != nil {
+			d.Unreadable = err
+			return nil
+		}
+		if ref != nil && slices.Contains(k.Parents, ref.GroupKind) {
+			d.Parent, d.Creator = ref, r.User
+		}
+	}
+	return s
+}
+
+func (p *Policy) validate(r *Request, s *subject, d *Decision) {
+	var parent *Kind
+	if d.Parent != nil {
+		parent = p.Kind(d.Parent.Group, d.Parent.Kind)
+	}
 	for _, rule := range p.Rules {
-		if !rule.Validates() || !rule.appliesTo(k) || rule.Exempt.matches(r, obj) {
+		if !rule.Does(Validate) || !rule.AppliesTo(s.k) || rule.Exempt.matches(r, s.obj) {
 			continue
 		}
-		for _, place := range k.Places() {
+		for i, place := range s.k.Paths {
 			for _, req := range rule.Require {
-				v, ok := check(obj, place, req)
+				v, ok := check(s.obj, i, place, req)
 				if ok {
 					continue
 				}
 				v.Rule, v.Action = rule.Name, rule.Action
-				// Only a refusal is softened for what an UPDATE kept: warn and
-				// audit rules report every violation the same way.
-				v.Existing = rule.Action == Deny && r.Operation == Update && p.AllowExistingViolations && old != nil && sameLabel(obj, old, place, req.Key)
+				// Only a refusal is softened, for what an UPDATE kept or what
+				// the parent carried: warn and audit rules report every
+				// violation the same way.
+				v.Existing = rule.Action == Deny && s.update && p.AllowExistingViolations && s.old != nil && sameLabel(s.obj, s.old, i, req.Key)
+				v.Inherited = rule.Action == Deny && !v.Existing && parent != nil && rule.AppliesTo(parent)
 				d.Violations = append(d.Violations, v)
 			}
 		}
 	}
-	return p.judge(d)
 }
 
 // check reports the requirement's violation at one place, if any.
-func check(obj *Object, place string, req CompiledRequirement) (Violation, bool) {
-	val, ok := obj.label(place, req.Key)
+func check(obj *Object, i int, place string, req Requirement) (Violation, bool) {
+	val, ok := obj.label(i, req.Key)
 	switch {
 	case !ok:
 		return Violation{Place: place, Key: req.Key, Problem: Missing}, false
@@ -47,68 +167,34 @@ func check(obj *Object, place string, req CompiledRequirement) (Violation, bool)
 
 // sameLabel reports whether the update left the label exactly as it was:
 // then a violation there is not the update's doing.
-func sameLabel(obj, old *Object, place, key string) bool {
-	nv, nok := obj.label(place, key)
-	ov, ook := old.label(place, key)
+func sameLabel(obj, old *Object, i int, key string) bool {
+	nv, nok := obj.label(i, key)
+	ov, ook := old.label(i, key)
 	return nok == ook && nv == ov
 }
 
-// judge turns violations into the answer: new deny-violations refuse the
-// request; everything else is admitted with warnings or audit annotations.
-func (p *Policy) judge(d Decision) Decision {
-	var denials, warnings []string
-	audits := map[string][]string{}
-	for _, v := range d.Violations {
-		switch {
-		case v.Existing:
-			warnings = append(warnings, "kept an existing violation, fix it: "+v.Text())
-		case v.Action == Deny:
-			denials = append(denials, v.Text())
-		case v.Action == Warn:
-			warnings = append(warnings, v.Text())
-		case v.Action == Audit:
-			audits[v.Rule] = append(audits[v.Rule], v.Text())
-		}
-	}
-	target := d.Target.String()
-	for i, w := range warnings {
-		warnings[i] = "bouncer: " + target + ": " + w
-	}
-	d.Warnings = LimitWarnings(warnings)
-	if len(audits) > 0 {
-		d.AuditAnnotations = map[string]string{}
-		for rule, texts := range audits {
-			d.AuditAnnotations[rule] = truncate(strings.Join(texts, "; "), maxAuditValue)
-		}
-	}
-	if len(denials) > 0 {
-		d.Code = CodeDenied
-		d.Message = target + " was denied by bouncer: " + strings.Join(denials, "; ")
-		return d
-	}
-	d.Allowed = true
-	return d
-}
-
-// Mutate returns the patch that adds the policy's missing default labels. It
-// never refuses a readable object and never overwrites a present label.
-func (p *Policy) Mutate(r *Request) Decision {
-	k, obj, _, d, done := p.screen(r, true)
-	if done {
-		return d
-	}
-	places := k.Places()
-	if r.Operation == Update {
+func (p *Policy) mutate(r *Request, s *subject, d *Decision) {
+	places := s.obj.Places
+	switch {
+	case s.update:
 		// A Job's template is immutable, and any other template change rolls
 		// every pod: on UPDATE only the object's own labels are completed.
 		places = places[:1]
+	case len(s.k.FrozenUnder) > 0 && len(places) > 1:
+		ref, err := s.obj.Controller()
+		if err != nil {
+			d.Unreadable = err
+			return
+		}
+		if ref != nil && slices.Contains(s.k.FrozenUnder, ref.GroupKind) {
+			places, d.Frozen = places[:1], true
+		}
 	}
-	for _, place := range places {
-		pl := obj.Places[place]
+	for _, pl := range places {
 		var missing []patch.Label
 		seen := map[string]bool{}
 		for _, rule := range p.Rules {
-			if !rule.Mutates() || !rule.appliesTo(k) || rule.Exempt.matches(r, obj) {
+			if !rule.Does(Mutate) || !rule.AppliesTo(s.k) || rule.Exempt.matches(r, s.obj) {
 				continue
 			}
 			for _, l := range rule.Defaults {
@@ -117,84 +203,12 @@ func (p *Policy) Mutate(r *Request) Decision {
 				}
 				seen[l.Key] = true
 				missing = append(missing, l)
-				d.Added = append(d.Added, Added{Rule: rule.Name, Place: place, Key: l.Key, Value: l.Value})
+				d.Added = append(d.Added, Added{Rule: rule.Name, Place: pl.Path, Key: l.Key, Value: l.Value})
 			}
 		}
 		d.Patch = append(d.Patch, patch.AddLabels(pl.Segments, pl.Depth, missing)...)
 	}
 	d.Patch = patch.Merge(d.Patch)
-	d.Allowed = true
-	return d
-}
-
-// screen applies what both functions share: requests let through without
-// inspection, global exemptions, and reading the objects. done is true when
-// d is already the answer.
-func (p *Policy) screen(r *Request, mutating bool) (k *Kind, obj, old *Object, d Decision, done bool) {
-	switch {
-	case r.Operation == Delete || r.Operation == Connect:
-		return nil, nil, nil, allow("operation " + r.Operation), true
-	case r.Operation != Create && r.Operation != Update:
-		return nil, nil, nil, Decision{Code: CodeBadRequest, Message: "bouncer cannot read the review: request.operation: unknown operation " + quoteTrunc(r.Operation, 20) + "; want CREATE, UPDATE, DELETE or CONNECT"}, true
-	case r.SubResource != "":
-		return nil, nil, nil, allow("subresource " + quoteTrunc(r.SubResource, 40)), true
-	}
-	k = p.Kind(r.Group, r.Kind)
-	if k == nil || !p.handles(k, mutating) {
-		return nil, nil, nil, allow("kind not in policy"), true
-	}
-	if p.Exempt.Namespaces[r.Namespace] {
-		return nil, nil, nil, allow("exempt namespace"), true
-	}
-	if p.Exempt.matchesUser(r.User, r.Groups) {
-		return nil, nil, nil, allow("exempt user"), true
-	}
-	if r.Object == nil {
-		return nil, nil, nil, invalid(&ObjectError{"request.object", "missing on " + r.Operation}), true
-	}
-	parse := ParseObject
-	if r.ValidJSON {
-		parse = parseValid
-	}
-	obj, err := parse(r.Object, k, "request.object")
-	if err != nil {
-		if r.Operation == Update && beingDeleted(r.Object) {
-			return nil, nil, nil, allow("object is being deleted"), true
-		}
-		return nil, nil, nil, invalid(err), true
-	}
-	d.Target = Target{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name, GenerateName: obj.GenerateName}
-	if d.Target.Name == "" {
-		d.Target.Name = obj.Name
-	}
-	if r.Operation == Update && obj.Deleting {
-		// Finalizer removal must never be blocked, or deletion hangs: this
-		// comes before anything else about the update is read.
-		d.Allowed, d.Skip = true, "object is being deleted"
-		return nil, nil, nil, d, true
-	}
-	if r.Operation == Update && r.OldObject != nil {
-		if old, err = parse(r.OldObject, k, "request.oldObject"); err != nil {
-			return nil, nil, nil, invalid(err), true
-		}
-	}
-	// The object's own labels decide: adding the exempt label exempts the
-	// update, removing it brings the object under the policy again.
-	if p.Exempt.matchesLabels(obj.Places[ObjectPlace].Labels) {
-		d.Allowed, d.Skip = true, "exempt object label"
-		return nil, nil, nil, d, true
-	}
-	return k, obj, old, d, false
-}
-
-// handles reports whether some rule of the function applies to the kind.
-func (p *Policy) handles(k *Kind, mutating bool) bool {
-	for _, r := range p.Rules {
-		if r.appliesTo(k) && ((mutating && r.Mutates()) || (!mutating && r.Validates())) {
-			return true
-		}
-	}
-	return false
 }
 
 // matches applies a rule's own exemptions; nil exempts nothing.
@@ -202,5 +216,5 @@ func (e *Exemption) matches(r *Request, obj *Object) bool {
 	if e == nil {
 		return false
 	}
-	return e.Namespaces[r.Namespace] || e.matchesUser(r.User, r.Groups) || e.matchesLabels(obj.Places[ObjectPlace].Labels)
+	return e.Namespaces[r.Namespace] || e.matchesUser(r.User, r.Groups) || e.matchesObject(obj.Own())
 }

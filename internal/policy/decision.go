@@ -4,12 +4,7 @@ import (
 	"fmt"
 
 	"bouncer.dev/bouncer/internal/patch"
-)
-
-// Status codes carried in a denial's status.code.
-const (
-	CodeDenied     = 403 // the object breaks the policy
-	CodeBadRequest = 400 // the object cannot be read
+	"bouncer.dev/bouncer/internal/text"
 )
 
 // Problem says what is wrong with a label.
@@ -34,6 +29,10 @@ type Violation struct {
 	Pattern string
 	// Existing is true when an UPDATE kept a violation the object already had.
 	Existing bool
+	// Inherited is true when a built-in controller made the object for a
+	// parent the rule covers: the violation is the parent's template's, and
+	// was judged on the parent.
+	Inherited bool
 }
 
 // Text describes the violation for people, naming its rule.
@@ -45,7 +44,7 @@ func (v Violation) Detail() string {
 		return fmt.Sprintf("missing label %q at %s", v.Key, v.Place)
 	}
 	return fmt.Sprintf("label %q at %s has value %s, which does not match ^(?:%s)$",
-		v.Key, v.Place, quoteTrunc(v.Value, 63), v.Pattern)
+		v.Key, v.Place, text.Quote(v.Value, 63), v.Pattern)
 }
 
 // Target identifies the object in messages and logs.
@@ -55,38 +54,50 @@ type Target struct {
 
 // String names the object the way the API server's users know it. Pods made
 // by controllers reach the mutating webhook with only a generateName.
-func (t Target) String() string {
+func (t Target) String() string { return t.Short(253) }
+
+// Short names the object with its name cut to at most max bytes, for
+// messages with a length limit: what must be kept is what to fix, not a
+// long name in full.
+func (t Target) Short(max int) string {
 	var s string
 	switch {
 	case t.Name != "":
-		s = fmt.Sprintf("%s %s", t.Kind, quoteTrunc(t.Name, 253))
+		s = fmt.Sprintf("%s %s", t.Kind, text.Quote(t.Name, max))
 	case t.GenerateName != "":
-		s = fmt.Sprintf("%s with generateName %s", t.Kind, quoteTrunc(t.GenerateName, 253))
+		s = fmt.Sprintf("%s with generateName %s", t.Kind, text.Quote(t.GenerateName, max))
 	default:
 		s = t.Kind + " (unnamed)"
 	}
 	if t.Namespace != "" {
-		s += " in namespace " + quoteTrunc(t.Namespace, 63)
+		s += " in namespace " + text.Quote(t.Namespace, min(63, max))
 	}
 	return s
 }
 
-// Decision is the outcome of one function on one request.
+// Decision is what one function found on one request. internal/verdict
+// turns it into the API server's answer.
 type Decision struct {
-	Allowed bool
-	// Code and Message are set on a refusal: 403 for policy violations, 400
-	// for an object that cannot be read.
-	Code    int32
-	Message string
+	Function Function
 	// Skip says why the object was let through without inspection.
-	Skip             string
-	Target           Target
-	Violations       []Violation
-	Warnings         []string
-	AuditAnnotations map[string]string
-	Patch            []patch.Op
+	Skip string
+	// Unreadable says what in the review or object cannot be read; the answer
+	// refuses it with code 400.
+	Unreadable error
+	Target     Target
+	// Parent is the object's controller, set when a built-in controller made
+	// it for a parent the policy covers: violations of rules that cover the
+	// parent are Inherited.
+	Parent *OwnerRef
+	// Creator is the controller identity that made it.
+	Creator    string
+	Violations []Violation
+	Patch      []patch.Op
 	// Added lists the default labels the patch adds, for people and the CLI.
 	Added []Added
+	// Frozen is true when mutate left a template alone because the object's
+	// controller compares it with its own.
+	Frozen bool
 }
 
 // Added is one default label mutate adds. The JSON names match the rest of
@@ -96,10 +107,4 @@ type Added struct {
 	Place string `json:"place"`
 	Key   string `json:"key"`
 	Value string `json:"value"`
-}
-
-func allow(skip string) Decision { return Decision{Allowed: true, Skip: skip} }
-
-func invalid(err error) Decision {
-	return Decision{Code: CodeBadRequest, Message: "bouncer cannot read the object: " + err.Error()}
 }

@@ -1,38 +1,63 @@
-package policy
+package policy_test
 
 import (
 	"encoding/json"
 	"testing"
 
+	"bouncer.dev/bouncer/internal/policy"
+	"bouncer.dev/bouncer/internal/rawjson"
+	"bouncer.dev/bouncer/internal/verdict"
 	"github.com/google/go-cmp/cmp"
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
+)
+
+// The names the tables use, short.
+const (
+	Create  = policy.Create
+	Update  = policy.Update
+	Delete  = policy.Delete
+	Connect = policy.Connect
+)
+
+type (
+	Policy  = policy.Policy
+	Request = policy.Request
 )
 
 // mustParse compiles a policy document or fails the test.
 func mustParse(t *testing.T, doc string) *Policy {
 	t.Helper()
-	p, err := Parse([]byte(doc))
+	p, err := policy.Parse([]byte(doc))
 	if err != nil {
 		t.Fatalf("policy does not parse: %v", err)
 	}
 	return p
 }
 
-// review builds a request for kind in namespace "shop".
-func review(op, group, kind, object, old string) *Request {
-	r := &Request{UID: "uid-1", Group: group, Version: "v1", Kind: kind, Operation: op, Namespace: "shop", User: "alice", Groups: []string{"system:authenticated"}}
-	if object != "" {
-		r.Object = []byte(object)
+// value parses JSON for a request, or gives the absent value for "".
+func value(s string) rawjson.Value {
+	if s == "" {
+		return rawjson.Value{}
 	}
-	if old != "" {
-		r.OldObject = []byte(old)
+	v, err := rawjson.Parse([]byte(s))
+	if err != nil {
+		panic("test JSON does not parse: " + err.Error() + ": " + s)
 	}
-	return r
+	return v
 }
+
+// review builds a request for kind in namespace "shop" by user alice.
+func review(op, group, kind, object, old string) *Request {
+	return &Request{UID: "uid-1", Group: group, Version: "v1", Kind: kind, Operation: op, Namespace: "shop", User: "alice",
+		Groups: []string{"system:authenticated"}, Object: value(object), OldObject: value(old)}
+}
+
+// answer is the decision as the API server gets it.
+func answer(d policy.Decision) verdict.Answer { return verdict.Of(&d) }
 
 // applyPatch applies the decision's patch to the request's object with the
 // library the API server uses, and returns the result.
-func applyPatch(t *testing.T, obj []byte, d Decision) []byte {
+func applyPatch(t *testing.T, obj rawjson.Value, d policy.Decision) rawjson.Value {
 	t.Helper()
 	if len(d.Patch) == 0 {
 		return obj
@@ -45,11 +70,15 @@ func applyPatch(t *testing.T, obj []byte, d Decision) []byte {
 	if err != nil {
 		t.Fatalf("patch does not decode: %v\n%s", err, raw)
 	}
-	out, err := p.Apply(obj)
+	out, err := p.Apply(obj.Bytes())
 	if err != nil {
-		t.Fatalf("patch does not apply: %v\npatch: %s\nobject: %s", err, raw, obj)
+		t.Fatalf("patch does not apply: %v\npatch: %s\nobject: %s", err, raw, obj.Bytes())
 	}
-	return out
+	v, err := rawjson.Parse(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 // jsonDiff compares two JSON documents by value, in (-want +got) form.

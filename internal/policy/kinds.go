@@ -1,65 +1,111 @@
 package policy
 
-import (
-	"strings"
-	"sync"
-)
+import "strings"
 
-// Kind is a resource the policy can apply to: where the API server serves it
-// (for the webhook rules) and every place from which the objects it creates
-// take their labels (for the decision).
+// Kind is a resource the policy can apply to, compiled: where the API server
+// serves it (for the webhook rules), every place from which the objects it
+// creates take their labels (for the decision), and how the built-in
+// controllers and subresources treat it.
 type Kind struct {
-	Kind     string `json:"kind"`
-	Group    string `json:"group"`
-	Version  string `json:"version"`
-	Resource string `json:"resource"`
-	// TemplateLabelPaths are the label maps, besides the object's own
-	// metadata.labels, that are copied onto the objects this kind creates.
-	TemplateLabelPaths []string `json:"templateLabelPaths,omitempty"`
+	Kind     string
+	Group    string
+	Version  string
+	Resource string
+	// Paths are the kind's label maps as dotted paths, the object's own
+	// metadata.labels first, then the templates its objects copy labels from.
+	Paths []string
+	// StatusLabels is true when the kind's status subresource keeps changes
+	// to metadata.labels (its status strategy does not reset them), so a
+	// label can be removed there without the main resource seeing it.
+	StatusLabels bool
+	// Parents are the kinds whose built-in controllers create this kind from
+	// their templates: such a child follows its parent's verdict.
+	Parents []GroupKind
+	// FrozenUnder are the kinds whose controllers find their child of this
+	// kind by comparing templates. Mutate never changes the template of a
+	// child that one of them controls: the controller would not recognise it
+	// and would create another, which would be mutated again, without end
+	// (the ReplicaSet storm, kubernetes/kubernetes#57167).
+	FrozenUnder []GroupKind
 
-	wantOnce sync.Once
-	want     map[string]string
+	segments [][]string
+	want     map[string]string // the field names the object reader keeps, interned
 }
 
 // ObjectPlace is the object's own label map. It is the only place mutate
-// completes on UPDATE.
+// completes on UPDATE, and on a child whose template is frozen.
 const ObjectPlace = "metadata.labels"
 
 const podTemplate = "spec.template.metadata.labels"
 
-// builtinKinds know where their controllers copy labels from. A workload that
-// lacks a label in its template would be admitted while every Pod it makes is
-// refused, so the templates are checked as well.
+var (
+	deployment  = GroupKind{"apps", "Deployment"}
+	replicaSet  = GroupKind{"apps", "ReplicaSet"}
+	statefulSet = GroupKind{"apps", "StatefulSet"}
+	daemonSet   = GroupKind{"apps", "DaemonSet"}
+	job         = GroupKind{"batch", "Job"}
+	cronJob     = GroupKind{"batch", "CronJob"}
+)
+
+// builtinKinds know where their controllers copy labels from, what their
+// status strategies keep, and which controller makes them from which parent
+// (all read in the k8s.io/kubernetes v1.37 source; docs/controllers.md cites
+// the files). A workload that lacks a label in its template would be
+// admitted while every Pod it makes is refused, so templates are checked.
 var builtinKinds = []Kind{
-	{Kind: "Pod", Group: "", Version: "v1", Resource: "pods"},
-	{Kind: "Deployment", Group: "apps", Version: "v1", Resource: "deployments", TemplateLabelPaths: []string{podTemplate}},
-	{Kind: "StatefulSet", Group: "apps", Version: "v1", Resource: "statefulsets", TemplateLabelPaths: []string{podTemplate}},
-	{Kind: "DaemonSet", Group: "apps", Version: "v1", Resource: "daemonsets", TemplateLabelPaths: []string{podTemplate}},
-	{Kind: "ReplicaSet", Group: "apps", Version: "v1", Resource: "replicasets", TemplateLabelPaths: []string{podTemplate}},
-	{Kind: "Job", Group: "batch", Version: "v1", Resource: "jobs", TemplateLabelPaths: []string{podTemplate}},
+	// pods/status keeps label changes (pkg/registry/core/pod/strategy.go).
+	{Kind: "Pod", Group: "", Version: "v1", Resource: "pods", StatusLabels: true,
+		Parents: []GroupKind{replicaSet, statefulSet, daemonSet, job}},
+	// deployments/status resets metadata.labels: nothing to watch there.
+	{Kind: "Deployment", Group: "apps", Version: "v1", Resource: "deployments", Paths: []string{podTemplate}},
+	{Kind: "StatefulSet", Group: "apps", Version: "v1", Resource: "statefulsets", Paths: []string{podTemplate}, StatusLabels: true},
+	{Kind: "DaemonSet", Group: "apps", Version: "v1", Resource: "daemonsets", Paths: []string{podTemplate}, StatusLabels: true},
+	// The Deployment controller finds its ReplicaSet by comparing templates
+	// (pkg/controller/deployment/util: EqualIgnoreHash).
+	{Kind: "ReplicaSet", Group: "apps", Version: "v1", Resource: "replicasets", Paths: []string{podTemplate}, StatusLabels: true,
+		Parents: []GroupKind{deployment}, FrozenUnder: []GroupKind{deployment}},
+	{Kind: "Job", Group: "batch", Version: "v1", Resource: "jobs", Paths: []string{podTemplate}, StatusLabels: true,
+		Parents: []GroupKind{cronJob}},
 	// A CronJob's Jobs take their labels from jobTemplate.metadata and their
 	// Pods from the template inside it.
-	{Kind: "CronJob", Group: "batch", Version: "v1", Resource: "cronjobs", TemplateLabelPaths: []string{
+	{Kind: "CronJob", Group: "batch", Version: "v1", Resource: "cronjobs", StatusLabels: true, Paths: []string{
 		"spec.jobTemplate.metadata.labels",
 		"spec.jobTemplate.spec.template.metadata.labels",
 	}},
 }
 
-// BuiltinKinds returns a copy of the kinds bouncer knows without declaration.
-func BuiltinKinds() []Kind {
-	out := make([]Kind, len(builtinKinds))
+// BuiltinKinds returns the names of the kinds bouncer knows without declaration.
+func BuiltinKinds() []string {
+	out := make([]string, len(builtinKinds))
 	for i := range builtinKinds {
-		b := &builtinKinds[i]
-		out[i] = Kind{Kind: b.Kind, Group: b.Group, Version: b.Version, Resource: b.Resource,
-			TemplateLabelPaths: append([]string(nil), b.TemplateLabelPaths...)}
+		out[i] = builtinKinds[i].Kind
 	}
 	return out
 }
 
-// Places lists every label map of the kind, the object's own first.
-func (k *Kind) Places() []string {
-	return append([]string{ObjectPlace}, k.TemplateLabelPaths...)
+// identityFields are read from metadata besides the label places.
+var identityFields = []string{"metadata", "name", "generateName", "namespace", "deletionTimestamp", "labels",
+	"ownerReferences", "apiVersion", "kind", "controller"}
+
+// finish completes a kind: its label paths with the object's own first, their
+// segments, and the set of field names the reader keeps.
+func (k *Kind) finish() {
+	k.Paths = append([]string{ObjectPlace}, k.Paths...)
+	k.want = map[string]string{}
+	for _, f := range identityFields {
+		k.want[f] = f
+	}
+	k.segments = make([][]string, len(k.Paths))
+	for i, p := range k.Paths {
+		k.segments[i] = strings.Split(p, ".")
+		for _, seg := range k.segments[i] {
+			k.want[seg] = seg
+		}
+	}
 }
 
-// splitPath turns "spec.template.metadata.labels" into its field names.
-func splitPath(p string) []string { return strings.Split(p, ".") }
+// GroupKind returns the kind's group and name.
+func (k *Kind) GroupKind() GroupKind { return GroupKind{k.Group, k.Kind} }
+
+// TemplatePaths returns the kind's label paths without the object's own.
+func (k *Kind) TemplatePaths() []string { return k.Paths[1:] }

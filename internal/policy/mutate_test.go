@@ -1,12 +1,21 @@
-package policy
+package policy_test
 
 import (
 	"strings"
 	"testing"
+
+	"bouncer.dev/bouncer/internal/policy"
 )
 
 func TestMutate(t *testing.T) {
-	def := Default()
+	def := policy.Default()
+	objectExempt := mustParse(t, `
+apiVersion: bouncer.dev/v1
+kind: Policy
+exemptions: {objectSelector: {matchLabels: {bouncer.dev/exempt: "true"}}}
+rules:
+- {name: d, kinds: [Pod], defaults: {environment: development}}
+`)
 	slashes := mustParse(t, `
 apiVersion: bouncer.dev/v1
 kind: Policy
@@ -62,8 +71,23 @@ rules:
 		{"fields the Go types do not know survive the patch untouched", def,
 			review(Create, "", "Pod", `{"metadata":{"name":"p","labels":{"a":"b"},"x-unknown":{"deep":[1,2.50,{"k":null}]}},"spec":{"futureField":true,"containers":[{"name":"c","newThing":"v"}]},"status":{"weird":1e3}}`, ""),
 			`{"metadata":{"name":"p","labels":{"a":"b","environment":"development"},"x-unknown":{"deep":[1,2.50,{"k":null}]}},"spec":{"futureField":true,"containers":[{"name":"c","newThing":"v"}]},"status":{"weird":1e3}}`, ""},
-		{"an object carrying the exempt label is left unchanged", def,
+		{"an object carrying the exempt label is left unchanged where a policy asks for it", objectExempt,
 			review(Create, "", "Pod", podExempt, ""), "", "exempt object label"},
+		{"a ReplicaSet a Deployment controls keeps its template: only its own labels get the defaults", def,
+			as(depController, review(Create, "apps", "ReplicaSet", rsOfDeploy, "")),
+			`{"apiVersion":"apps/v1","kind":"ReplicaSet","metadata":{"name":"web-69c6f74b8b","labels":{"app":"web","environment":"development"},"ownerReferences":[{"apiVersion":"apps/v1","kind":"Deployment","name":"web","uid":"u","controller":true}]},"spec":{"template":{"metadata":{"labels":{"app":"web"}}}}}`, ""},
+		{"a ReplicaSet a Deployment controls keeps its template whoever writes it: the controller compares templates", def,
+			review(Create, "apps", "ReplicaSet", rsOfDeploy, ""),
+			`{"apiVersion":"apps/v1","kind":"ReplicaSet","metadata":{"name":"web-69c6f74b8b","labels":{"app":"web","environment":"development"},"ownerReferences":[{"apiVersion":"apps/v1","kind":"Deployment","name":"web","uid":"u","controller":true}]},"spec":{"template":{"metadata":{"labels":{"app":"web"}}}}}`, ""},
+		{"a ReplicaSet of its own gets its template completed", def,
+			review(Create, "apps", "ReplicaSet", `{"metadata":{"name":"rs","labels":{"owner":"a"}},"spec":{"template":{"metadata":{"labels":{"owner":"a"}}}}}`, ""),
+			`{"metadata":{"name":"rs","labels":{"owner":"a","environment":"development"}},"spec":{"template":{"metadata":{"labels":{"owner":"a","environment":"development"}}}}}`, ""},
+		{"a Job a CronJob makes gets its template completed: no controller compares it", def,
+			as(cronController, review(Create, "batch", "Job", jobOfCron, "")),
+			`{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"nightly-29","labels":{"environment":"development"},"ownerReferences":[{"apiVersion":"batch/v1","kind":"CronJob","name":"nightly","uid":"u","controller":true}]},"spec":{"template":{"metadata":{"labels":{"owner":"a","environment":"development"}}}}}`, ""},
+		{"a status write that removed environment gets it back, like an UPDATE", def,
+			sub("status", review(Update, "", "Pod", `{"metadata":{"name":"p","labels":{"owner":"a"}}}`, `{"metadata":{"name":"p","labels":{"owner":"a","environment":"x"}}}`)),
+			`{"metadata":{"name":"p","labels":{"owner":"a","environment":"development"}}}`, ""},
 		{"a request in an exempt namespace is left unchanged", def, func() *Request {
 			r := review(Create, "", "Pod", `{"metadata":{"name":"p"}}`, "")
 			r.Namespace = "knative-serving"
@@ -80,8 +104,8 @@ rules:
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := tt.policy.Mutate(tt.req)
-			if !d.Allowed || d.Code != 0 {
-				t.Fatalf("mutate refused a readable object: %+v", d)
+			if a := answer(d); !a.Allowed || a.Code != 0 {
+				t.Fatalf("mutate refused a readable object: %+v", a)
 			}
 			if d.Skip != tt.skip {
 				t.Errorf("skip = %q, want %q", d.Skip, tt.skip)
@@ -96,7 +120,7 @@ rules:
 				t.Fatal("want a patch, got none")
 			}
 			got := applyPatch(t, tt.req.Object, d)
-			if diff := jsonDiff(t, []byte(tt.want), got); diff != "" {
+			if diff := jsonDiff(t, []byte(tt.want), got.Bytes()); diff != "" {
 				t.Errorf("patched object (-want +got):\n%s", diff)
 			}
 			// Reinvocation: mutating the patched object again adds nothing.
@@ -110,7 +134,7 @@ rules:
 }
 
 func TestMutateRefusesUnreadableObjects(t *testing.T) {
-	d := Default().Mutate(review(Create, "", "Pod", `{"metadata":{"labels":"env=dev"}}`, ""))
+	d := answer(policy.Default().Mutate(review(Create, "", "Pod", `{"metadata":{"labels":"env=dev"}}`, "")))
 	want := "bouncer cannot read the object: request.object.metadata.labels: must be a map of strings, got string"
 	if d.Allowed || d.Code != 400 || d.Message != want || len(d.Patch) > 0 {
 		t.Errorf("got allowed=%v code=%d message=%q patch=%v; want a 400 refusal %q", d.Allowed, d.Code, d.Message, d.Patch, want)

@@ -1,9 +1,11 @@
 package policy
 
 import (
+	"strconv"
 	"strings"
 
 	"bouncer.dev/bouncer/internal/rawjson"
+	"bouncer.dev/bouncer/internal/text"
 )
 
 // Object is what the decision reads of an admitted object: its identity and
@@ -13,7 +15,11 @@ type Object struct {
 	Name, GenerateName, Namespace string
 	// Deleting is true when metadata.deletionTimestamp is set.
 	Deleting bool
-	Places   map[string]*Place
+	// Places holds one entry per label path of the kind, in its order.
+	Places []Place
+	// ownerRefs is metadata.ownerReferences, read only when a decision needs it.
+	ownerRefs rawjson.Value
+	field     string
 }
 
 // Place is one label map of the object.
@@ -29,6 +35,18 @@ type Place struct {
 	Depth int
 }
 
+// Own returns the object's own labels (nil when it has none).
+func (o *Object) Own() map[string]string { return o.Places[0].Labels }
+
+// OwnerRef is an object's controller: the ownerReference with controller set.
+type OwnerRef struct {
+	GroupKind
+	Name string
+}
+
+// String names the owner the way messages name objects.
+func (r *OwnerRef) String() string { return r.Kind + " " + text.Quote(r.Name, 253) }
+
 // ObjectError says what is unreadable in an object and where.
 type ObjectError struct {
 	Path string // such as request.object.metadata.labels
@@ -37,19 +55,11 @@ type ObjectError struct {
 
 func (e *ObjectError) Error() string { return e.Path + ": " + e.Msg }
 
-// ParseObject reads the identity and every label place of kind k from raw,
-// the JSON of request.object or request.oldObject. field names it in errors.
-func ParseObject(raw []byte, k *Kind, field string) (*Object, error) {
-	if err := rawjson.Validate(raw); err != nil {
-		return nil, &ObjectError{field, err.Error()}
-	}
-	return parseValid(raw, k, field)
-}
-
-// parseValid is ParseObject for bytes already validated as JSON.
-func parseValid(raw []byte, k *Kind, field string) (*Object, error) {
-	r := reader{cache: map[string]map[string][]byte{}, field: field, want: k.wantFields()}
-	root, err := r.object(nil, raw)
+// ReadObject reads the identity and every label place of kind k from v, the
+// value of request.object or request.oldObject. field names it in errors.
+func ReadObject(v rawjson.Value, k *Kind, field string) (*Object, error) {
+	r := reader{cache: map[string]map[string]rawjson.Value{}, field: field, want: k.want}
+	root, err := r.object(nil, v)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +67,7 @@ func parseValid(raw []byte, k *Kind, field string) (*Object, error) {
 		return nil, &ObjectError{field, "must be a JSON object, got null"}
 	}
 	r.cache[""] = root
-	o := &Object{Places: make(map[string]*Place, 1+len(k.TemplateLabelPaths))}
+	o := &Object{Places: make([]Place, len(k.Paths)), field: field}
 	meta, err := r.walk([]string{"metadata"})
 	if err != nil {
 		return nil, err
@@ -71,44 +81,65 @@ func parseValid(raw []byte, k *Kind, field string) (*Object, error) {
 				return nil, err
 			}
 		}
-		if ts, ok := meta["deletionTimestamp"]; ok && !isNull(ts) {
-			o.Deleting = true
-		}
+		o.Deleting = !meta["deletionTimestamp"].IsAbsent()
+		o.ownerRefs = meta["ownerReferences"]
 	}
-	for _, path := range k.Places() {
-		pl, err := r.place(path)
-		if err != nil {
+	for i := range k.Paths {
+		if err := r.place(&o.Places[i], k.Paths[i], k.segments[i]); err != nil {
 			return nil, err
 		}
-		o.Places[path] = pl
 	}
 	return o, nil
 }
 
-// reader decodes nested JSON objects once each, keyed by their dotted path.
-type reader struct {
-	cache map[string]map[string][]byte
-	field string
-	want  map[string]string // the field names read, interned
+// Controller returns the object's controller reference, or nil. Anyone may
+// write an ownerReference, so it is a fact about the object, never a
+// credential: the decision pairs it with the request's user.
+func (o *Object) Controller() (*OwnerRef, error) {
+	if o.ownerRefs.IsAbsent() {
+		return nil, nil
+	}
+	where := o.field + ".metadata.ownerReferences"
+	var found *OwnerRef
+	ok, err := o.ownerRefs.Elements(func(i int, ref rawjson.Value) error {
+		var apiVersion, kind, name string
+		var controller bool
+		ok, err := ref.Fields(func(k []byte, v rawjson.Value) error {
+			switch string(k) {
+			case "apiVersion":
+				apiVersion, _ = v.Str()
+			case "kind":
+				kind, _ = v.Str()
+			case "name":
+				name, _ = v.Str()
+			case "controller":
+				controller = v.True()
+			}
+			return nil
+		})
+		if !ok || err != nil {
+			return &ObjectError{where + "[" + strconv.Itoa(i) + "]", "must be an object with unique fields"}
+		}
+		if controller && found == nil {
+			group, _, cut := strings.Cut(apiVersion, "/")
+			if !cut {
+				group = "" // "v1": the core group
+			}
+			found = &OwnerRef{GroupKind{group, kind}, name}
+		}
+		return nil
+	})
+	if !ok {
+		return nil, &ObjectError{where, "must be an array, got " + o.ownerRefs.Kind().String()}
+	}
+	return found, err
 }
 
-// identityFields are read from metadata besides the label places.
-var identityFields = []string{"metadata", "name", "generateName", "namespace", "deletionTimestamp", "labels"}
-
-// wantFields is the set of field names a kind's reader keeps.
-func (k *Kind) wantFields() map[string]string {
-	k.wantOnce.Do(func() {
-		k.want = map[string]string{}
-		for _, f := range identityFields {
-			k.want[f] = f
-		}
-		for _, p := range k.Places() {
-			for _, seg := range splitPath(p) {
-				k.want[seg] = seg
-			}
-		}
-	})
-	return k.want
+// reader decodes nested JSON objects once each, keyed by their dotted path.
+type reader struct {
+	cache map[string]map[string]rawjson.Value
+	field string
+	want  map[string]string // the field names read, interned
 }
 
 func (r *reader) where(segs []string) string {
@@ -118,35 +149,32 @@ func (r *reader) where(segs []string) string {
 	return r.field + "." + strings.Join(segs, ".")
 }
 
-// object reads raw as a JSON object's members, as slices of raw (no
+// object reads v as a JSON object's members, as slices of the document (no
 // copies). It returns nil for null.
-func (r *reader) object(segs []string, raw []byte) (map[string][]byte, error) {
-	if isNull(raw) {
+func (r *reader) object(segs []string, v rawjson.Value) (map[string]rawjson.Value, error) {
+	if v.Kind() == rawjson.Null {
 		return nil, nil
 	}
-	if t := rawjson.Type(raw); t != "object" {
-		return nil, &ObjectError{r.where(segs), "must be a JSON object, got " + t}
-	}
-	m := make(map[string][]byte, 4)
-	dup, err := rawjson.Fields(raw, func(k, v []byte) error {
+	m := make(map[string]rawjson.Value, 4)
+	ok, err := v.Fields(func(k []byte, val rawjson.Value) error {
 		// Only the fields some place or the identity reads are kept, under
 		// interned names, so walking a large object allocates nothing per field.
 		if name, ok := r.want[string(k)]; ok {
-			m[name] = v
+			m[name] = val
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, &ObjectError{r.where(segs), err.Error()}
+	if !ok {
+		return nil, &ObjectError{r.where(segs), "must be a JSON object, got " + v.Kind().String()}
 	}
-	if dup != "" {
-		return nil, &ObjectError{r.where(segs), "duplicate field " + quoteTrunc(dup, 100)}
+	if d, isDup := err.(*rawjson.DuplicateKeyError); isDup {
+		return nil, &ObjectError{r.where(segs), "duplicate field " + text.Quote(d.Key, 100)}
 	}
-	return m, nil
+	return m, err
 }
 
 // walk returns the object at segs, or nil when it or a parent is absent or null.
-func (r *reader) walk(segs []string) (map[string][]byte, error) {
+func (r *reader) walk(segs []string) (map[string]rawjson.Value, error) {
 	key := strings.Join(segs, ".")
 	if m, ok := r.cache[key]; ok {
 		return m, nil
@@ -155,10 +183,10 @@ func (r *reader) walk(segs []string) (map[string][]byte, error) {
 	if err != nil || parent == nil {
 		return nil, err
 	}
-	raw, ok := parent[segs[len(segs)-1]]
-	var m map[string][]byte
+	v, ok := parent[segs[len(segs)-1]]
+	var m map[string]rawjson.Value
 	if ok {
-		if m, err = r.object(segs, raw); err != nil {
+		if m, err = r.object(segs, v); err != nil {
 			return nil, err
 		}
 	}
@@ -166,86 +194,78 @@ func (r *reader) walk(segs []string) (map[string][]byte, error) {
 	return m, nil
 }
 
-func (r *reader) place(path string) (*Place, error) {
-	segs := splitPath(path)
-	pl := &Place{Path: path, Segments: segs}
+func (r *reader) place(pl *Place, path string, segs []string) error {
+	*pl = Place{Path: path, Segments: segs}
 	for pl.Depth = 0; pl.Depth < len(segs)-1; pl.Depth++ {
 		m, err := r.walk(segs[:pl.Depth+1])
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if m == nil {
-			return pl, nil
+			return nil
 		}
 	}
 	parent, err := r.walk(segs[:len(segs)-1])
 	if err != nil {
-		return nil, err
+		return err
 	}
-	raw, ok := parent[segs[len(segs)-1]]
-	if !ok || isNull(raw) {
-		return pl, nil
-	}
-	if t := rawjson.Type(raw); t != "object" {
-		return nil, &ObjectError{r.where(segs), "must be a map of strings, got " + t}
+	v := parent[segs[len(segs)-1]]
+	if v.IsAbsent() {
+		return nil
 	}
 	labels := map[string]string{}
-	dup, err := rawjson.Fields(raw, func(k, v []byte) error {
-		switch t := rawjson.Type(v); t {
-		case "string":
-			labels[string(k)] = rawjson.Unquote(v)
-		case "null":
+	ok, err := v.Fields(func(k []byte, val rawjson.Value) error {
+		switch val.Kind() {
+		case rawjson.String:
+			labels[string(k)], _ = val.Str()
+		case rawjson.Null:
 			// As the API server decodes it: a null value is the empty string.
 			labels[string(k)] = ""
 		default:
-			return &ObjectError{r.where(segs) + "[" + quoteTrunc(string(k), 100) + "]", "label values must be strings, got " + t}
+			return &ObjectError{r.where(segs) + "[" + text.Quote(string(k), 100) + "]", "label values must be strings, got " + val.Kind().String()}
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
+	if !ok {
+		return &ObjectError{r.where(segs), "must be a map of strings, got " + v.Kind().String()}
 	}
-	if dup != "" {
-		return nil, &ObjectError{r.where(segs), "duplicate label " + quoteTrunc(dup, 100)}
+	if d, isDup := err.(*rawjson.DuplicateKeyError); isDup {
+		return &ObjectError{r.where(segs), "duplicate label " + text.Quote(d.Key, 100)}
+	}
+	if err != nil {
+		return err
 	}
 	pl.Labels, pl.Present, pl.Depth = labels, true, len(segs)
-	return pl, nil
-}
-
-func (r *reader) str(m map[string][]byte, segs []string, dst *string) error {
-	raw, ok := m[segs[len(segs)-1]]
-	if !ok || isNull(raw) {
-		return nil
-	}
-	if t := rawjson.Type(raw); t != "string" {
-		return &ObjectError{r.where(segs), "must be a string, got " + t}
-	}
-	*dst = rawjson.Unquote(raw)
 	return nil
 }
 
-func isNull(raw []byte) bool { return rawjson.IsAbsent(raw) }
+func (r *reader) str(m map[string]rawjson.Value, segs []string, dst *string) error {
+	v := m[segs[len(segs)-1]]
+	if v.IsAbsent() {
+		return nil
+	}
+	s, ok := v.Str()
+	if !ok {
+		return &ObjectError{r.where(segs), "must be a string, got " + v.Kind().String()}
+	}
+	*dst = s
+	return nil
+}
 
-// beingDeleted reports whether raw is a JSON object whose
+// beingDeleted reports whether v is a JSON object whose
 // metadata.deletionTimestamp is set, reading nothing else: an object being
 // deleted is let through even when its label places are unreadable.
-func beingDeleted(raw []byte) bool {
-	if rawjson.Validate(raw) != nil || rawjson.Type(raw) != "object" {
-		return false
-	}
-	var meta []byte
-	_, _ = rawjson.Fields(raw, func(k, v []byte) error {
+func beingDeleted(v rawjson.Value) bool {
+	var meta rawjson.Value
+	_, _ = v.Fields(func(k []byte, val rawjson.Value) error {
 		if string(k) == "metadata" {
-			meta = v
+			meta = val
 		}
 		return nil
 	})
-	if rawjson.Type(meta) != "object" {
-		return false
-	}
 	deleting := false
-	_, _ = rawjson.Fields(meta, func(k, v []byte) error {
-		if string(k) == "deletionTimestamp" && !rawjson.IsAbsent(v) {
+	_, _ = meta.Fields(func(k []byte, val rawjson.Value) error {
+		if string(k) == "deletionTimestamp" && !val.IsAbsent() {
 			deleting = true
 		}
 		return nil
@@ -253,14 +273,7 @@ func beingDeleted(raw []byte) bool {
 	return deleting
 }
 
-// quoteTrunc quotes user content for a message, cut to max bytes.
-func quoteTrunc(s string, max int) string { return rawjson.Quote(s, max) }
-
-func (o *Object) label(place, key string) (string, bool) {
-	pl := o.Places[place]
-	if pl == nil || pl.Labels == nil {
-		return "", false
-	}
-	v, ok := pl.Labels[key]
+func (o *Object) label(place int, key string) (string, bool) {
+	v, ok := o.Places[place].Labels[key]
 	return v, ok
 }

@@ -1,20 +1,43 @@
-// Package policy holds bouncer's declarative label policy and the pure
-// admission decision: (request, policy) → (allowed, violations, warnings,
-// patch). It knows nothing of HTTP or files.
+// Package policy is bouncer's compiled label policy and its pure decision:
+// (request, policy) → decision. Compile turns a spec (internal/spec) into a
+// Policy once, at start-up; Validate, Mutate and Admit then decide each
+// request without I/O, reading only the labels and identity of the object.
+// The decision names what is wrong; internal/verdict shapes it into the
+// answer the API server gets.
 package policy
 
 import (
 	"regexp"
 
-	"bouncer.dev/bouncer/internal/kube"
 	"bouncer.dev/bouncer/internal/patch"
+	"bouncer.dev/bouncer/internal/spec"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 )
 
-// APIVersion and FileKind identify a policy document.
+// Function is one of bouncer's two admission functions.
+type Function uint8
+
 const (
-	APIVersion = "bouncer.dev/v1"
-	FileKind   = "Policy"
+	// Validate refuses objects that break the policy. It never patches.
+	Validate Function = iota + 1
+	// Mutate adds missing default labels. It never refuses a readable object.
+	Mutate
 )
+
+// Functions lists both, validate first.
+var Functions = []Function{Validate, Mutate}
+
+// String is the function's name, as in its path (/validate, /mutate) and logs.
+func (f Function) String() string {
+	switch f {
+	case Validate:
+		return "validate"
+	case Mutate:
+		return "mutate"
+	}
+	return "unknown"
+}
 
 // Action is what a violated requirement does to the request.
 type Action string
@@ -33,68 +56,38 @@ const (
 // cluster or bouncer's own scale-up.
 var SystemNamespaces = []string{"kube-system", "kube-node-lease", "knative-serving", "kourier-system", "bouncer-system"}
 
-// File is the policy document as written by users.
-type File struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	// AllowExistingViolations admits UPDATEs that keep a violation the object
-	// already had, with a warning. Defaults to true.
-	AllowExistingViolations *bool      `json:"allowExistingViolations,omitempty"`
-	Exemptions              Exemptions `json:"exemptions"`
-	CustomKinds             []Kind     `json:"customKinds,omitempty"`
-	Rules                   []RuleSpec `json:"rules"`
-}
-
-// Exemptions let requests through unchanged.
-type Exemptions struct {
-	Namespaces     []string            `json:"namespaces,omitempty"`
-	ObjectSelector *kube.LabelSelector `json:"objectSelector,omitempty"`
-	Users          []string            `json:"users,omitempty"`
-	Groups         []string            `json:"groups,omitempty"`
-}
-
-// RuleSpec is one rule as written.
-type RuleSpec struct {
-	Name       string            `json:"name"`
-	Action     Action            `json:"action,omitempty"`
-	Kinds      []string          `json:"kinds"`
-	Require    []Requirement     `json:"require,omitempty"`
-	Defaults   map[string]string `json:"defaults,omitempty"`
-	Exemptions *Exemptions       `json:"exemptions,omitempty"`
-}
-
-// Requirement is a label that must be present, optionally with a value that
-// matches Pattern in full.
-type Requirement struct {
-	Key     string `json:"key"`
-	Pattern string `json:"pattern,omitempty"`
-}
-
-// Policy is a validated, compiled policy, safe for concurrent use.
+// Policy is a compiled policy, safe for concurrent use.
 type Policy struct {
-	File                    File
 	AllowExistingViolations bool
 	Exempt                  Exemption
-	Rules                   []*Rule
-	kinds                   map[gk]*Kind
-	kindOrder               []*Kind
+	// Controllers are the built-in controllers' identities, as written.
+	Controllers []string
+	Rules       []*Rule
+	// Warnings are what loading found legal but unwise, for the operator.
+	Warnings []string
+
+	controllers map[string]bool
+	kinds       map[GroupKind]*Kind
+	kindOrder   []*Kind
+	forFn       map[Function][]*Kind
 }
 
-type gk struct{ group, kind string }
+// GroupKind names a kind with its API group ("" for the core group).
+type GroupKind struct{ Group, Kind string }
 
 // Rule is a compiled rule.
 type Rule struct {
 	Name     string
 	Action   Action
 	Kinds    []*Kind
-	Require  []CompiledRequirement
+	Require  []Requirement
 	Defaults []Label // sorted by key, so patches are deterministic
 	Exempt   *Exemption
 	kindSet  map[*Kind]bool
 }
 
-// CompiledRequirement carries its anchored pattern, compiled once at load.
-type CompiledRequirement struct {
+// Requirement carries its anchored pattern, compiled once at load.
+type Requirement struct {
 	Key     string
 	Pattern string         // as written; empty when any value is allowed
 	Regexp  *regexp.Regexp // anchored: ^(?:Pattern)$
@@ -103,42 +96,43 @@ type CompiledRequirement struct {
 // Label is one key and value.
 type Label = patch.Label
 
-// Exemption is a compiled set of exemptions.
+// Exemption is a compiled set of exemptions. The selectors are kept as
+// written for the generators, and compiled for the decision.
 type Exemption struct {
-	Namespaces map[string]bool
-	Users      map[string]bool
-	Groups     map[string]bool
-	Spec       Exemptions // as written, for the generators
+	Namespaces        map[string]bool
+	NamespaceSelector *metav1.LabelSelector
+	ObjectSelector    *metav1.LabelSelector
+	Users             map[string]bool
+	Groups            map[string]bool
+	// Spec is the exemption as written, in its order.
+	Spec spec.Exemptions
+
+	namespaceSel, objectSel labels.Selector
 }
 
 // Kind returns the policy's kind for a group and kind name, or nil.
-func (p *Policy) Kind(group, kind string) *Kind { return p.kinds[gk{group, kind}] }
+func (p *Policy) Kind(group, kind string) *Kind { return p.kinds[GroupKind{group, kind}] }
 
 // Kinds returns every kind that some rule applies to, in declaration order.
 func (p *Policy) Kinds() []*Kind { return p.kindOrder }
 
-// appliesTo reports whether the rule covers the kind.
-func (r *Rule) appliesTo(k *Kind) bool { return r.kindSet[k] }
-
-// Validates reports whether the rule has requirements (the validate function's job).
-func (r *Rule) Validates() bool { return len(r.Require) > 0 }
-
-// Mutates reports whether the rule has defaults (the mutate function's job).
-func (r *Rule) Mutates() bool { return len(r.Defaults) > 0 }
-
 // KindsFor returns the kinds that rules of one function apply to, so that a
 // webhook configuration sends each function only what it acts on.
-func (p *Policy) KindsFor(mutating bool) []*Kind {
-	var out []*Kind
-	for _, k := range p.kindOrder {
-		for _, r := range p.Rules {
-			if r.appliesTo(k) && ((mutating && r.Mutates()) || (!mutating && r.Validates())) {
-				out = append(out, k)
-				break
-			}
-		}
+func (p *Policy) KindsFor(fn Function) []*Kind { return p.forFn[fn] }
+
+// IsController reports whether user is one of the built-in controllers.
+func (p *Policy) IsController(user string) bool { return p.controllers[user] }
+
+// AppliesTo reports whether the rule covers the kind.
+func (r *Rule) AppliesTo(k *Kind) bool { return r.kindSet[k] }
+
+// Does reports whether the rule has work for the function: requirements for
+// validate, defaults for mutate.
+func (r *Rule) Does(fn Function) bool {
+	if fn == Mutate {
+		return len(r.Defaults) > 0
 	}
-	return out
+	return len(r.Require) > 0
 }
 
 // matchesUser reports whether the user or one of the groups is exempt.
@@ -154,7 +148,16 @@ func (e *Exemption) matchesUser(user string, groups []string) bool {
 	return false
 }
 
-// matchesLabels reports whether the object selector selects the labels.
-func (e *Exemption) matchesLabels(l map[string]string) bool {
-	return e.Spec.ObjectSelector != nil && e.Spec.ObjectSelector.Matches(l)
+// matchesObject reports whether the object selector selects the labels.
+func (e *Exemption) matchesObject(l map[string]string) bool {
+	return e.objectSel != nil && e.objectSel.Matches(labels.Set(l))
+}
+
+// matchesNamespace reports whether the namespace selector selects a
+// namespace with these labels. The webhooks never know a namespace's
+// labels: the configurations' namespaceSelector applies this exemption
+// before a request is sent. Offline (bouncer check) the labels are known
+// when the input holds the Namespace.
+func (e *Exemption) matchesNamespace(nsLabels map[string]string) bool {
+	return e.namespaceSel != nil && nsLabels != nil && e.namespaceSel.Matches(labels.Set(nsLabels))
 }

@@ -1,5 +1,7 @@
 package policy
 
+import "bouncer.dev/bouncer/internal/rawjson"
+
 // The admission operations, as the API server spells them.
 const (
 	Create  = "CREATE"
@@ -9,7 +11,9 @@ const (
 )
 
 // Request is the part of an AdmissionRequest the decision reads. Object and
-// OldObject are raw JSON, nil when absent or null.
+// OldObject are parsed JSON values, absent (the zero Value) when the review
+// has none or null: the caller parses them, once, and the decision reads
+// them without checking bounds.
 type Request struct {
 	UID                  string
 	Group, Version, Kind string
@@ -20,11 +24,11 @@ type Request struct {
 	User                 string
 	Groups               []string
 	DryRun               bool
-	Object               []byte
-	OldObject            []byte
-	// ValidJSON is set by a caller that has already validated Object and
-	// OldObject as JSON (the HTTP layer validates the whole body once). It
-	// skips the validation the decision would otherwise do: setting it on
-	// bytes that are not valid JSON is a bug that can panic.
-	ValidJSON bool
+	Object               rawjson.Value
+	OldObject            rawjson.Value
+	// NamespaceLabels are the labels of the request's namespace where they
+	// are known (bouncer check, from Namespace objects in its input); nil
+	// otherwise. The webhooks never know them: their configurations'
+	// namespaceSelector applies the namespace-label exemption.
+	NamespaceLabels map[string]string
 }

@@ -1,9 +1,12 @@
-package policy
+package policy_test
 
 import (
 	"strings"
 	"testing"
 
+	"bouncer.dev/bouncer/internal/policy"
+
+	"bouncer.dev/bouncer/internal/spec"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -20,11 +23,29 @@ const (
 	podDeleting  = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","deletionTimestamp":"2026-01-01T00:00:00Z","finalizers":[]},"spec":{}}`
 	podGenerated = `{"apiVersion":"v1","kind":"Pod","metadata":{"generateName":"web-69c6f74b8b-","namespace":"shop","labels":{"app":"web"}},"spec":{}}`
 	podExempt    = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","labels":{"bouncer.dev/exempt":"true"}},"spec":{}}`
+	// Made by the ReplicaSet controller: a controller ownerReference.
+	podOfRS        = `{"apiVersion":"v1","kind":"Pod","metadata":{"generateName":"web-69c6f74b8b-","labels":{"app":"web"},"ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"web-69c6f74b8b","uid":"u","controller":true,"blockOwnerDeletion":true}]},"spec":{}}`
+	podOfRSNotCtl  = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","labels":{"app":"web"},"ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"web-69c6f74b8b","uid":"u"}]},"spec":{}}`
+	podOfConfigMap = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","labels":{"app":"web"},"ownerReferences":[{"apiVersion":"v1","kind":"ConfigMap","name":"c","uid":"u","controller":true}]},"spec":{}}`
+	rsOfDeploy     = `{"apiVersion":"apps/v1","kind":"ReplicaSet","metadata":{"name":"web-69c6f74b8b","labels":{"app":"web"},"ownerReferences":[{"apiVersion":"apps/v1","kind":"Deployment","name":"web","uid":"u","controller":true}]},"spec":{"template":{"metadata":{"labels":{"app":"web"}}}}}`
+	jobOfCron      = `{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"nightly-29","ownerReferences":[{"apiVersion":"batch/v1","kind":"CronJob","name":"nightly","uid":"u","controller":true}]},"spec":{"template":{"metadata":{"labels":{"owner":"a"}}}}}`
 )
 
+const (
+	rsController   = "system:serviceaccount:kube-system:replicaset-controller"
+	depController  = "system:serviceaccount:kube-system:deployment-controller"
+	cronController = "system:serviceaccount:kube-system:cronjob-controller"
+)
+
+// as sets the request's user.
+func as(user string, r *Request) *Request { r.User = user; return r }
+
+// sub makes the request one of a subresource.
+func sub(name string, r *Request) *Request { r.SubResource = name; return r }
+
 func TestValidate(t *testing.T) {
-	def := Default()
-	strict := mustParse(t, strings.Replace(string(DefaultYAML()), "allowExistingViolations: true", "allowExistingViolations: false", 1))
+	def := policy.Default()
+	strict := mustParse(t, strings.Replace(string(spec.DefaultYAML()), "allowExistingViolations: true", "allowExistingViolations: false", 1))
 	modes := mustParse(t, `
 apiVersion: bouncer.dev/v1
 kind: Policy
@@ -51,6 +72,26 @@ rules:
   require: [{key: owner}]
 `)
 
+	podsOnly := mustParse(t, `
+apiVersion: bouncer.dev/v1
+kind: Policy
+rules:
+- {name: require-owner, kinds: [Pod], require: [{key: owner}]}
+`)
+	noControllers := mustParse(t, `
+apiVersion: bouncer.dev/v1
+kind: Policy
+controllers: []
+rules:
+- {name: require-owner, kinds: [Pod, ReplicaSet], require: [{key: owner}]}
+`)
+	objectExempt := mustParse(t, `
+apiVersion: bouncer.dev/v1
+kind: Policy
+exemptions: {objectSelector: {matchLabels: {bouncer.dev/exempt: "true"}}}
+rules:
+- {name: require-owner, kinds: [Pod], require: [{key: owner}]}
+`)
 	type want struct {
 		allowed  bool
 		code     int32
@@ -58,6 +99,10 @@ rules:
 		warnings []string
 		audit    map[string]string
 		skip     string
+	}
+	inherited := func(target, parent, text, creator string) want {
+		return want{allowed: true, warnings: []string{"bouncer: " + target + ": inherited from " + parent + ": " + text},
+			audit: map[string]string{"inherited-violation": parent + " by " + creator + ": " + text}}
 	}
 	denied := func(msg string) want { return want{code: 403, message: msg} }
 	tests := []struct {
@@ -93,11 +138,47 @@ rules:
 			denied(`Pod with generateName "web-69c6f74b8b-" in namespace "shop" was denied by bouncer: [require-owner] missing label "owner" at metadata.labels`)},
 		{"DELETE is let through without inspection, even with a null object", def, review(Delete, "", "Pod", "", podNoOwner), want{allowed: true, skip: "operation DELETE"}},
 		{"CONNECT is let through without inspection", def, review(Connect, "", "Pod", "", ""), want{allowed: true, skip: "operation CONNECT"}},
-		{"a status subresource update is let through", def, func() *Request {
-			r := review(Update, "", "Pod", podNoOwner, podNoOwner)
-			r.SubResource = "status"
+		{"a status write that removes owner is denied like the UPDATE it is", def, sub("status", review(Update, "", "Pod", podNoOwner, podOwner)),
+			denied(`Pod "web" in namespace "shop" was denied by bouncer: [require-owner] missing label "owner" at metadata.labels`)},
+		{"a status write that keeps an old violation is admitted with a warning", def, sub("status", review(Update, "", "Pod", podNoOwner, podNoOwner)),
+			want{allowed: true, warnings: []string{`bouncer: Pod "web" in namespace "shop": kept an existing violation, fix it: [require-owner] missing label "owner" at metadata.labels`}}},
+		{"a Deployment's status write is let through: its status strategy resets labels", def,
+			sub("status", review(Update, "apps", "Deployment", deployNone, deployOK)), want{allowed: true, skip: `subresource "status"`}},
+		{"a scale write is let through: it cannot change labels", def,
+			sub("scale", review(Update, "apps", "Deployment", deployNone, deployOK)), want{allowed: true, skip: `subresource "scale"`}},
+		{"a Pod the ReplicaSet controller makes follows its parent: admitted with a warning and an audit annotation naming it", def,
+			as(rsController, review(Create, "", "Pod", podOfRS, "")),
+			inherited(`Pod with generateName "web-69c6f74b8b-" in namespace "shop"`, `ReplicaSet "web-69c6f74b8b"`, `[require-owner] missing label "owner" at metadata.labels`, rsController)},
+		{"the ReplicaSet the Deployment controller makes follows its parent, at every place", def,
+			as(depController, review(Create, "apps", "ReplicaSet", rsOfDeploy, "")),
+			want{allowed: true, warnings: []string{
+				`bouncer: ReplicaSet "web-69c6f74b8b" in namespace "shop": inherited from Deployment "web": [require-owner] missing label "owner" at metadata.labels`,
+				`bouncer: ReplicaSet "web-69c6f74b8b" in namespace "shop": inherited from Deployment "web": [require-owner] missing label "owner" at spec.template.metadata.labels`},
+				audit: map[string]string{"inherited-violation": `Deployment "web" by ` + depController + `: [require-owner] missing label "owner" at metadata.labels; [require-owner] missing label "owner" at spec.template.metadata.labels`}}},
+		{"a Job the CronJob controller makes follows its parent", def, as(cronController, review(Create, "batch", "Job", jobOfCron, "")),
+			inherited(`Job "nightly-29" in namespace "shop"`, `CronJob "nightly"`, `[require-owner] missing label "owner" at metadata.labels`, cronController)},
+		{"the controller-manager's own user counts as a controller", def, as("system:kube-controller-manager", review(Create, "", "Pod", podOfRS, "")),
+			inherited(`Pod with generateName "web-69c6f74b8b-" in namespace "shop"`, `ReplicaSet "web-69c6f74b8b"`, `[require-owner] missing label "owner" at metadata.labels`, "system:kube-controller-manager")},
+		{"a person who writes the controller ownerReference by hand gets the ordinary verdict", def, review(Create, "", "Pod", podOfRS, ""),
+			denied(`Pod with generateName "web-69c6f74b8b-" in namespace "shop" was denied by bouncer: [require-owner] missing label "owner" at metadata.labels`)},
+		{"a controller's object without a controller ownerReference gets the ordinary verdict", def, as(rsController, review(Create, "", "Pod", podOfRSNotCtl, "")),
+			denied(`Pod "web" in namespace "shop" was denied by bouncer: [require-owner] missing label "owner" at metadata.labels`)},
+		{"a controller's object owned by a kind that makes no such children gets the ordinary verdict", def, as(rsController, review(Create, "", "Pod", podOfConfigMap, "")),
+			denied(`Pod "web" in namespace "shop" was denied by bouncer: [require-owner] missing label "owner" at metadata.labels`)},
+		{"a child of a parent the rule does not cover gets the ordinary verdict: nothing judged the parent", podsOnly, as(rsController, review(Create, "", "Pod", podOfRS, "")),
+			denied(`Pod with generateName "web-69c6f74b8b-" in namespace "shop" was denied by bouncer: [require-owner] missing label "owner" at metadata.labels`)},
+		{"with no controllers listed, a controller's child gets the ordinary verdict", noControllers, as(rsController, review(Create, "", "Pod", podOfRS, "")),
+			denied(`Pod with generateName "web-69c6f74b8b-" in namespace "shop" was denied by bouncer: [require-owner] missing label "owner" at metadata.labels`)},
+		{"unreadable ownerReferences from a controller are refused with code 400", def,
+			as(rsController, review(Create, "", "Pod", `{"metadata":{"name":"p","ownerReferences":{"kind":"ReplicaSet"}}}`, "")),
+			want{code: 400, message: "bouncer cannot read the object: request.object.metadata.ownerReferences: must be an array, got object"}},
+		{"a Pod in a namespace labelled exempt is let through where the labels are known", def, func() *Request {
+			r := review(Create, "", "Pod", podNoOwner, "")
+			r.NamespaceLabels = map[string]string{"bouncer.dev/exempt": "true"}
 			return r
-		}(), want{allowed: true, skip: `subresource "status"`}},
+		}(), want{allowed: true, skip: "exempt namespace label"}},
+		{"a Pod carrying the exempt label itself is judged like any other under the default policy", def, review(Create, "", "Pod", podExempt, ""),
+			denied(`Pod "web" in namespace "shop" was denied by bouncer: [require-owner] missing label "owner" at metadata.labels`)},
 		{"a kind outside the policy is let through", def, review(Create, "", "ConfigMap", `{"metadata":{"name":"c"}}`, ""), want{allowed: true, skip: "kind not in policy"}},
 		{"a kind of the same name in another group is let through", def, review(Create, "example.com", "Pod", podNoOwner, ""), want{allowed: true, skip: "kind not in policy"}},
 		{"an UPDATE of an object being deleted is let through, so finalizers can be removed", def, review(Update, "", "Pod", podDeleting, podDeleting),
@@ -118,7 +199,7 @@ rules:
 			r.Namespace = "kube-node-lease"
 			return r
 		}(), want{allowed: true, skip: "exempt namespace"}},
-		{"an object carrying the exempt label is let through", def, review(Create, "", "Pod", podExempt, ""), want{allowed: true, skip: "exempt object label"}},
+		{"an object carrying the exempt label is let through where a policy asks for it", objectExempt, review(Create, "", "Pod", podExempt, ""), want{allowed: true, skip: "exempt object label"}},
 		{"an exempt user is let through", exemptUsers, func() *Request {
 			r := review(Create, "", "Pod", podNoOwner, "")
 			r.User = "break-glass"
@@ -175,7 +256,8 @@ rules:
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := tt.policy.Validate(tt.req)
-			got := want{allowed: d.Allowed, code: d.Code, message: d.Message, warnings: d.Warnings, audit: d.AuditAnnotations, skip: d.Skip}
+			a := answer(d)
+			got := want{allowed: a.Allowed, code: a.Code, message: a.Message, warnings: a.Warnings, audit: a.AuditAnnotations, skip: d.Skip}
 			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(want{})); diff != "" {
 				t.Errorf("decision (-want +got):\n%s", diff)
 			}
@@ -200,7 +282,7 @@ func TestWarningsStayWithinTheAPIServerLimits(t *testing.T) {
 	}
 	p := mustParse(t, b.String())
 	long := strings.Repeat("n", 250) + "\x07\n"
-	d := p.Validate(review(Create, "", "Pod", `{"metadata":{"name":"`+strings.ReplaceAll(strings.ReplaceAll(long, "\x07", `\u0007`), "\n", `\n`)+`"}}`, ""))
+	d := answer(p.Validate(review(Create, "", "Pod", `{"metadata":{"name":"`+strings.ReplaceAll(strings.ReplaceAll(long, "\x07", `\u0007`), "\n", `\n`)+`"}}`, "")))
 	if !d.Allowed {
 		t.Fatalf("warn rules must admit: %+v", d)
 	}
@@ -223,4 +305,25 @@ func TestWarningsStayWithinTheAPIServerLimits(t *testing.T) {
 		t.Errorf("the last warning should say how many were left out, got %q", last)
 	}
 	t.Logf("%d warnings, %d bytes", len(d.Warnings), total)
+}
+
+// TestALongNameIsShortenedNeverWhatToFix keeps a warning within its 256
+// bytes by cutting the object's name, so the violation, what the user must
+// fix, survives whole.
+func TestALongNameIsShortenedNeverWhatToFix(t *testing.T) {
+	name := strings.Repeat("a", 240)
+	old := `{"metadata":{"name":"` + name + `","labels":{"app":"x"}}}`
+	obj := `{"metadata":{"name":"` + name + `","labels":{"app":"y"}}}`
+	r := review(Update, "", "Pod", obj, old)
+	r.Name = name
+	a := answer(policy.Default().Validate(r))
+	const fix = `kept an existing violation, fix it: [require-owner] missing label "owner" at metadata.labels`
+	if len(a.Warnings) != 1 {
+		t.Fatalf("warnings %q", a.Warnings)
+	}
+	w := a.Warnings[0]
+	if !strings.HasSuffix(w, fix) || len(w) > 256 || !strings.HasPrefix(w, `bouncer: Pod "aaaa`) || !strings.Contains(w, `"…`) {
+		t.Errorf("warning %q (%d bytes): want a shortened name and the whole violation", w, len(w))
+	}
+	t.Logf("%d-byte warning for a %d-byte name: %s", len(w), len(name), w)
 }

@@ -1,50 +1,178 @@
-// Package rawjson holds the small helpers both the HTTP layer and the
-// decision use on undecoded JSON values and on user content in messages.
+// Package rawjson reads JSON without decoding it into Go values: one
+// validating pass over a body (Parse), then navigation that hands out slices
+// of it (Value.Fields, Value.Elements). The hot path of every review uses it:
+// only the labels and the identity of an object are ever looked at.
+//
+// A Value can only be made by Parse or by navigating another Value, so every
+// Value holds syntactically valid JSON. The navigation does no bounds checks
+// of its own and relies on that; the type is what makes it safe.
 package rawjson
 
 import (
 	"bytes"
+	"encoding/json"
 	"strconv"
+	"unicode/utf8"
 )
 
-// Type names the JSON type of a raw value by its first byte; "nothing" for
-// an empty value. The value is assumed to be syntactically valid.
-func Type(raw []byte) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return "nothing"
+// Kind is the JSON type of a value.
+type Kind uint8
+
+const (
+	// Absent is the zero Value's kind: a field that is not there.
+	Absent Kind = iota
+	Null
+	Bool
+	Number
+	String
+	Array
+	Object
+)
+
+var kindNames = [...]string{Absent: "nothing", Null: "null", Bool: "boolean", Number: "number", String: "string", Array: "array", Object: "object"}
+
+// String names the kind as error messages do: "object", "array", ...
+func (k Kind) String() string { return kindNames[k] }
+
+// Value is a syntactically valid JSON value, or the zero Value for a field
+// that is absent. Its bytes are a slice of the document it came from.
+type Value struct{ b []byte }
+
+// Parse checks that data is exactly one JSON value, in one pass, and returns
+// it as a Value.
+func Parse(data []byte) (Value, error) {
+	if err := validate(data); err != nil {
+		return Value{}, err
 	}
-	switch raw[0] {
+	return Value{bytes.TrimSpace(data)}, nil
+}
+
+// Bytes returns the value's JSON text (nil for an absent value).
+func (v Value) Bytes() []byte { return v.b }
+
+// Kind returns the value's JSON type by its first byte.
+func (v Value) Kind() Kind {
+	if len(v.b) == 0 {
+		return Absent
+	}
+	switch v.b[0] {
 	case '{':
-		return "object"
+		return Object
 	case '[':
-		return "array"
+		return Array
 	case '"':
-		return "string"
+		return String
 	case 't', 'f':
-		return "boolean"
+		return Bool
 	case 'n':
-		return "null"
+		return Null
 	default:
-		return "number"
+		return Number
 	}
 }
 
-// IsAbsent reports whether a field was missing or null.
-func IsAbsent(raw []byte) bool {
-	t := bytes.TrimSpace(raw)
-	return len(t) == 0 || bytes.Equal(t, []byte("null"))
+// IsAbsent reports whether the field was missing or null.
+func (v Value) IsAbsent() bool { k := v.Kind(); return k == Absent || k == Null }
+
+// Str returns a string value decoded as encoding/json decodes it, and false
+// for any other kind.
+func (v Value) Str() (string, bool) {
+	if v.Kind() != String {
+		return "", false
+	}
+	return unquote(v.b), true
 }
 
-// Quote quotes user content for a message: control characters escaped and
-// the content cut to at most max bytes on a rune boundary, marked with "…".
-func Quote(s string, max int) string {
-	if len(s) <= max {
-		return strconv.Quote(s)
+// True reports whether the value is the literal true.
+func (v Value) True() bool { return len(v.b) == 4 && string(v.b) == "true" }
+
+// DuplicateKeyError reports a key given twice in one object.
+type DuplicateKeyError struct{ Key string }
+
+func (e *DuplicateKeyError) Error() string { return "duplicate key " + strconv.Quote(e.Key) }
+
+// Fields calls fn for each member of an object, in order, with its key
+// (decoded, as a slice of the document when it has no escapes) and value.
+// It stops at fn's first error and returns it. A key given twice stops it
+// with a *DuplicateKeyError before the second is visited: two parsers must
+// never disagree on which one counts. ok is false when v is not an object.
+func (v Value) Fields(fn func(key []byte, val Value) error) (ok bool, err error) {
+	if v.Kind() != Object {
+		return false, nil
 	}
-	cut := max
-	for cut > 0 && s[cut]&0xC0 == 0x80 {
-		cut--
+	d := v.b
+	i := skipWS(d, 1)
+	var seenBuf [16][]byte // on the stack: objects of up to 16 keys allocate nothing
+	seen := seenBuf[:0]
+	var seenMap map[string]struct{}
+	for d[i] != '}' {
+		kEnd := skip(d, i)
+		key := d[i+1 : kEnd-1]
+		if bytes.IndexByte(key, '\\') >= 0 || !utf8.Valid(key) {
+			key = []byte(unquote(d[i:kEnd]))
+		}
+		if seenMap != nil {
+			if _, ok := seenMap[string(key)]; ok {
+				return true, &DuplicateKeyError{string(key)}
+			}
+			seenMap[string(key)] = struct{}{}
+		} else {
+			for _, s := range seen {
+				if bytes.Equal(s, key) {
+					return true, &DuplicateKeyError{string(key)}
+				}
+			}
+			if len(seen) == len(seenBuf) {
+				// Large objects (label maps) switch to a set.
+				seenMap = make(map[string]struct{}, 64)
+				for _, s := range seen {
+					seenMap[string(s)] = struct{}{}
+				}
+				seenMap[string(key)] = struct{}{}
+			} else {
+				seen = append(seen, key)
+			}
+		}
+		i = skipWS(d, skipWS(d, kEnd)+1) // past ':'
+		vEnd := skip(d, i)
+		if err := fn(key, Value{d[i:vEnd]}); err != nil {
+			return true, err
+		}
+		if i = skipWS(d, vEnd); d[i] == ',' {
+			i = skipWS(d, i+1)
+		}
 	}
-	return strconv.Quote(s[:cut]) + "…"
+	return true, nil
+}
+
+// Elements calls fn for each element of an array, in order, and stops at
+// fn's first error. ok is false when v is not an array.
+func (v Value) Elements(fn func(i int, val Value) error) (ok bool, err error) {
+	if v.Kind() != Array {
+		return false, nil
+	}
+	d := v.b
+	i := skipWS(d, 1)
+	for n := 0; d[i] != ']'; n++ {
+		end := skip(d, i)
+		if err := fn(n, Value{d[i:end]}); err != nil {
+			return true, err
+		}
+		if i = skipWS(d, end); d[i] == ',' {
+			i = skipWS(d, i+1)
+		}
+	}
+	return true, nil
+}
+
+// unquote decodes a valid JSON string literal as encoding/json does, invalid
+// UTF-8 replaced, so that two spellings of one key are one key.
+func unquote(lit []byte) string {
+	body := lit[1 : len(lit)-1]
+	if bytes.IndexByte(body, '\\') < 0 && utf8.Valid(body) {
+		return string(body)
+	}
+	var s string
+	_ = json.Unmarshal(lit, &s)
+	return s
 }

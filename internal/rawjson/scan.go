@@ -1,11 +1,8 @@
 package rawjson
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"strconv"
-	"unicode/utf8"
 )
 
 // MaxDepth bounds nesting, as encoding/json does, so that a hostile body
@@ -22,10 +19,8 @@ func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("not valid JSON at byte %d: %s", e.Offset, e.Msg)
 }
 
-// Validate checks that data is exactly one JSON value, in one pass. After
-// it, the navigation functions below can trust the bytes: the body is read
-// once in full, and then only the parts the policy needs are visited again.
-func Validate(data []byte) error {
+// validate checks that data is exactly one JSON value, in one pass.
+func validate(data []byte) error {
 	i := skipWS(data, 0)
 	if i == len(data) {
 		return &SyntaxError{i, "unexpected end of JSON input"}
@@ -245,7 +240,8 @@ func literal(d []byte, i int, lit string) (int, error) {
 	return i + len(lit), nil
 }
 
-// skip returns the index after the value at d[i], which must be valid JSON.
+// skip returns the index after the value at d[i]. It does no bounds checks:
+// d must be valid JSON, which only a Value guarantees.
 func skip(d []byte, i int) int {
 	switch d[i] {
 	case '"':
@@ -282,71 +278,4 @@ func skip(d []byte, i int) int {
 		}
 		return i
 	}
-}
-
-// Fields calls fn for each member of the JSON object in data, which must be
-// valid JSON (see Validate), with its key and its raw value, both slices of
-// data when the key has no escapes (nothing is copied). It reports a
-// duplicate key: two parsers must never disagree on which one counts.
-func Fields(data []byte, fn func(key, val []byte) error) (dup string, err error) {
-	i := skipWS(data, 0)
-	if i >= len(data) || data[i] != '{' {
-		return "", fmt.Errorf("not a JSON object")
-	}
-	i = skipWS(data, i+1)
-	var seenBuf [16][]byte // on the stack: objects of up to 16 keys allocate nothing
-	seen := seenBuf[:0]
-	var seenMap map[string]struct{}
-	for i < len(data) && data[i] != '}' {
-		kEnd := skip(data, i)
-		key := data[i+1 : kEnd-1]
-		if bytes.IndexByte(key, '\\') >= 0 || !utf8.Valid(key) {
-			key = []byte(Unquote(data[i:kEnd]))
-		}
-		if seenMap != nil {
-			if _, ok := seenMap[string(key)]; ok {
-				return string(key), nil
-			}
-			seenMap[string(key)] = struct{}{}
-		} else {
-			for _, s := range seen {
-				if bytes.Equal(s, key) {
-					return string(key), nil
-				}
-			}
-			if len(seen) == len(seenBuf) {
-				// Large objects (label maps) switch to a set.
-				seenMap = make(map[string]struct{}, 64)
-				for _, s := range seen {
-					seenMap[string(s)] = struct{}{}
-				}
-				seenMap[string(key)] = struct{}{}
-			} else {
-				seen = append(seen, key)
-			}
-		}
-		i = skipWS(data, kEnd)
-		i = skipWS(data, i+1) // ':'
-		vEnd := skip(data, i)
-		if err := fn(key, data[i:vEnd]); err != nil {
-			return "", err
-		}
-		i = skipWS(data, vEnd)
-		if i < len(data) && data[i] == ',' {
-			i = skipWS(data, i+1)
-		}
-	}
-	return "", nil
-}
-
-// Unquote decodes a valid JSON string literal as encoding/json does,
-// invalid UTF-8 replaced, so that two spellings of one key are one key.
-func Unquote(lit []byte) string {
-	body := lit[1 : len(lit)-1]
-	if bytes.IndexByte(body, '\\') < 0 && utf8.Valid(body) {
-		return string(body)
-	}
-	var s string
-	_ = json.Unmarshal(lit, &s)
-	return s
 }

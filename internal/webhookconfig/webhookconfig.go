@@ -1,28 +1,29 @@
 // Package webhookconfig renders bouncer's Validating and Mutating webhook
-// configurations from the policy. It is the only generator: the CLI, the
-// Makefile, Cloud Build, the e2e suite and webhookconfig/ all use it.
+// configurations from the policy, as k8s.io/api objects. It is the only
+// generator: the CLI, the Makefile, Cloud Build, the e2e suite and
+// webhookconfig/ all use it. Which requests each webhook receives is
+// internal/match's to say; this package adds how the API server reaches
+// the functions and how it fails.
 package webhookconfig
 
 import (
 	"bytes"
 	"fmt"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 
-	"bouncer.dev/bouncer/internal/kube"
+	"bouncer.dev/bouncer/internal/match"
 	"bouncer.dev/bouncer/internal/policy"
+	admregv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 )
 
-// DefaultTimeoutSeconds is the shipped timeout. The API server waits this
-// long per call before failing open, and a write can wait for mutate (twice,
-// with reinvocation) and validate. The process answers its first review
-// within about 10 ms of exec (docs/benchmarks.md); a scale-from-zero start on Cloud Run or Knative
-// adds the platform's container start, typically under 2 s for a small
-// static image. 3 s covers that, as Gatekeeper's default does, while keeping
-// the worst case for a dead service at about 9 s per write.
+// DefaultTimeoutSeconds is the shipped timeout: how long the API server
+// waits for each call before failing open. README.md ("The fail-open
+// window") weighs it against the measured cold starts in docs/.
 const DefaultTimeoutSeconds = 3
 
 // Names of the generated objects and webhooks.
@@ -33,26 +34,33 @@ const (
 	MutateHook     = "mutate.bouncer.dev"
 )
 
+// InjectCAAnnotation asks cert-manager's CA injector to keep each webhook's
+// caBundle equal to a Certificate's CA, through every renewal.
+const InjectCAAnnotation = "cert-manager.io/inject-ca-from"
+
 // Options are the deployment's facts the policy does not know.
 type Options struct {
 	// URL is the service's base URL; /validate and /mutate are appended.
 	URL string
-	// Service is an in-cluster Service, "namespace/name" or
-	// "namespace/name:port", used instead of URL where bouncer runs as a
+	// Service is an in-cluster Service, "namespace/name", with an optional
+	// ":port" and "/path" prefix, used instead of URL where bouncer runs as a
 	// plain Deployment. Its certificate must be valid for name.namespace.svc.
 	Service string
 	// CABundle is the PEM CA for a private certificate; nil for publicly
 	// trusted URLs such as Cloud Run's.
 	CABundle []byte
+	// InjectCAFrom is a cert-manager Certificate, "namespace/name", whose CA
+	// the injector writes into the caBundle and keeps current.
+	InjectCAFrom string
 	// TimeoutSeconds is 1 to 30; 0 means DefaultTimeoutSeconds.
 	TimeoutSeconds int32
-	// Only is "validating" or "mutating" to render one configuration, as
-	// where validation runs in-process (bouncer compile --only validating).
-	Only string
+	// Only, when set, renders that function's configuration alone, as where
+	// validation runs in-process (bouncer compile --only validate).
+	Only policy.Function
 }
 
 // Build returns the two configurations.
-func Build(p *policy.Policy, o Options) (*kube.ValidatingWebhookConfiguration, *kube.MutatingWebhookConfiguration, error) {
+func Build(p *policy.Policy, o Options) (*admregv1.ValidatingWebhookConfiguration, *admregv1.MutatingWebhookConfiguration, error) {
 	client, err := clientConfig(o)
 	if err != nil {
 		return nil, nil, err
@@ -64,78 +72,87 @@ func Build(p *policy.Policy, o Options) (*kube.ValidatingWebhookConfiguration, *
 	if timeout < 1 || timeout > 30 {
 		return nil, nil, fmt.Errorf("--timeout: %d is out of range: the API server accepts 1 to 30 seconds", timeout)
 	}
-	objSel, conds, err := Exemptions(&p.Exempt)
-	if err != nil {
-		return nil, nil, err
+	if o.InjectCAFrom != "" {
+		if err := checkRef(o.InjectCAFrom); err != nil {
+			return nil, nil, fmt.Errorf("--inject-ca-from %q: %v", o.InjectCAFrom, err)
+		}
+		if len(o.CABundle) > 0 {
+			return nil, nil, fmt.Errorf("give --ca-bundle or --inject-ca-from, not both: the injector would overwrite the bundle")
+		}
 	}
-	nsSel := NamespaceSelector(p.Exempt.Namespaces)
-	ignore := kube.Ignore
-	none := kube.SideEffectClassNone
-	equivalent := kube.Equivalent
-	meta := func(name string) kube.ObjectMeta {
-		return kube.ObjectMeta{Name: name, Labels: map[string]string{"app.kubernetes.io/name": "bouncer", "app.kubernetes.io/managed-by": "bouncer-webhookconfig"}}
+	meta := func(name string) metav1.ObjectMeta {
+		m := metav1.ObjectMeta{Name: name, Labels: map[string]string{"app.kubernetes.io/name": "bouncer", "app.kubernetes.io/managed-by": "bouncer-webhookconfig"}}
+		if o.InjectCAFrom != "" {
+			m.Annotations = map[string]string{InjectCAAnnotation: o.InjectCAFrom}
+		}
+		return m
 	}
-	v := &kube.ValidatingWebhookConfiguration{
-		TypeMeta:   kube.TypeMeta{APIVersion: kube.GroupVersion, Kind: "ValidatingWebhookConfiguration"},
+	ignore := admregv1.Ignore
+	none := admregv1.SideEffectClassNone
+	equivalent := admregv1.Equivalent
+	vs, ms := match.Webhook(p, policy.Validate), match.Webhook(p, policy.Mutate)
+	v := &admregv1.ValidatingWebhookConfiguration{
+		TypeMeta:   metav1.TypeMeta{APIVersion: admregv1.SchemeGroupVersion.String(), Kind: "ValidatingWebhookConfiguration"},
 		ObjectMeta: meta(ValidatingName),
-		Webhooks: []kube.ValidatingWebhook{{
+		Webhooks: []admregv1.ValidatingWebhook{{
 			Name:                    ValidateHook,
 			ClientConfig:            client("/validate"),
-			Rules:                   Rules(p.KindsFor(false)),
+			Rules:                   vs.Rules,
 			FailurePolicy:           &ignore,
 			MatchPolicy:             &equivalent,
-			NamespaceSelector:       nsSel,
-			ObjectSelector:          objSel,
+			NamespaceSelector:       vs.NamespaceSelector,
+			ObjectSelector:          vs.ObjectSelector,
 			SideEffects:             &none,
 			TimeoutSeconds:          &timeout,
 			AdmissionReviewVersions: []string{"v1"},
-			MatchConditions:         conds,
+			MatchConditions:         vs.Conditions,
 		}},
 	}
-	reinvoke := kube.IfNeededReinvocationPolicy
-	m := &kube.MutatingWebhookConfiguration{
-		TypeMeta:   kube.TypeMeta{APIVersion: kube.GroupVersion, Kind: "MutatingWebhookConfiguration"},
+	reinvoke := admregv1.IfNeededReinvocationPolicy
+	m := &admregv1.MutatingWebhookConfiguration{
+		TypeMeta:   metav1.TypeMeta{APIVersion: admregv1.SchemeGroupVersion.String(), Kind: "MutatingWebhookConfiguration"},
 		ObjectMeta: meta(MutatingName),
-		Webhooks: []kube.MutatingWebhook{{
+		Webhooks: []admregv1.MutatingWebhook{{
 			Name:                    MutateHook,
 			ClientConfig:            client("/mutate"),
-			Rules:                   Rules(p.KindsFor(true)),
+			Rules:                   ms.Rules,
 			FailurePolicy:           &ignore,
 			MatchPolicy:             &equivalent,
-			NamespaceSelector:       nsSel,
-			ObjectSelector:          objSel,
+			NamespaceSelector:       ms.NamespaceSelector,
+			ObjectSelector:          ms.ObjectSelector,
 			SideEffects:             &none,
 			TimeoutSeconds:          &timeout,
 			AdmissionReviewVersions: []string{"v1"},
 			// Mutation is idempotent, so a later webhook's change can safely
 			// bring bouncer back to complete the labels again.
 			ReinvocationPolicy: &reinvoke,
-			MatchConditions:    conds,
+			MatchConditions:    ms.Conditions,
 		}},
 	}
 	return v, m, nil
 }
 
-// Render returns both configurations as one multi-document YAML stream.
+// Render returns the configurations as one multi-document YAML stream.
 func Render(p *policy.Policy, o Options) ([]byte, error) {
 	v, m, err := Build(p, o)
 	if err != nil {
 		return nil, err
 	}
-	objs := []any{v, m}
+	var objs []any
 	switch o.Only {
-	case "":
-	case "validating":
-		objs = objs[:1]
-	case "mutating":
-		objs = objs[1:]
-	default:
-		return nil, fmt.Errorf("--only %q: want validating or mutating", o.Only)
+	case 0:
+		objs = []any{v, m}
+	case policy.Validate:
+		objs = []any{v}
+	case policy.Mutate:
+		objs = []any{m}
 	}
 	return Documents("# Do not edit: regenerate with the command above (make webhookconfig).\n", objs)
 }
 
 // Documents renders objects as one multi-document YAML stream after header.
+// Zero values (a nil creationTimestamp, an empty status) are left out, as
+// kubectl would send them.
 func Documents(header string, objs []any) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.WriteString(header)
@@ -144,6 +161,8 @@ func Documents(header string, objs []any) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		out = bytes.ReplaceAll(out, []byte("  creationTimestamp: null\n"), nil)
+		out = bytes.ReplaceAll(out, []byte("\nstatus: {}\n"), []byte("\n"))
 		if i > 0 {
 			buf.WriteString("---\n")
 		}
@@ -153,36 +172,94 @@ func Documents(header string, objs []any) ([]byte, error) {
 }
 
 // clientConfig returns how the API server reaches each function.
-func clientConfig(o Options) (func(path string) kube.WebhookClientConfig, error) {
+func clientConfig(o Options) (func(path string) admregv1.WebhookClientConfig, error) {
 	if (o.URL == "") == (o.Service == "") {
 		return nil, fmt.Errorf("give exactly one of --url (such as https://bouncer-abc123-ew.a.run.app) and --service (such as bouncer-system/bouncer)")
 	}
 	if o.Service != "" {
-		ns, rest, ok := strings.Cut(o.Service, "/")
-		name, portStr, hasPort := strings.Cut(rest, ":")
-		port := int64(443)
-		if hasPort {
-			var err error
-			if port, err = strconv.ParseInt(portStr, 10, 32); err != nil || port < 1 || port > 65535 {
-				ok = false
-			}
+		ref, err := parseService(o.Service)
+		if err != nil {
+			return nil, fmt.Errorf("--service %q: %v", o.Service, err)
 		}
-		if !ok || ns == "" || name == "" {
-			return nil, fmt.Errorf("--service %q: want NAMESPACE/NAME or NAMESPACE/NAME:PORT", o.Service)
-		}
-		p32 := int32(port)
-		return func(path string) kube.WebhookClientConfig {
-			return kube.WebhookClientConfig{Service: &kube.ServiceReference{Namespace: ns, Name: name, Path: &path, Port: &p32}, CABundle: o.CABundle}
+		return func(path string) admregv1.WebhookClientConfig {
+			s := *ref
+			full := strings.TrimSuffix(*ref.Path, "/") + path
+			s.Path = &full
+			return admregv1.WebhookClientConfig{Service: &s, CABundle: o.CABundle}
 		}, nil
 	}
 	base, err := checkURL(o.URL)
 	if err != nil {
 		return nil, err
 	}
-	return func(path string) kube.WebhookClientConfig {
+	return func(path string) admregv1.WebhookClientConfig {
 		u := base + path
-		return kube.WebhookClientConfig{URL: &u, CABundle: o.CABundle}
+		return admregv1.WebhookClientConfig{URL: &u, CABundle: o.CABundle}
 	}, nil
+}
+
+// parseService reads NAMESPACE/NAME[:PORT][/PATH] and applies the rules a
+// Service reference must meet to work: the API server checks the port and
+// path when the configuration is created (ValidateWebhookService), and only
+// a Service with a DNS-1035 name in a DNS-1123 namespace can exist.
+func parseService(s string) (*admregv1.ServiceReference, error) {
+	ns, rest, ok := strings.Cut(s, "/")
+	if !ok || ns == "" || rest == "" {
+		return nil, fmt.Errorf("want NAMESPACE/NAME, NAMESPACE/NAME:PORT or NAMESPACE/NAME:PORT/PATH")
+	}
+	hostPort, path, hasPath := strings.Cut(rest, "/")
+	name, portStr, hasPort := strings.Cut(hostPort, ":")
+	if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
+		return nil, fmt.Errorf("namespace %q: %s", ns, strings.Join(msgs, "; "))
+	}
+	if msgs := validation.IsDNS1035Label(name); len(msgs) > 0 {
+		return nil, fmt.Errorf("service name %q: %s", name, strings.Join(msgs, "; "))
+	}
+	port := int32(443)
+	if hasPort {
+		n, err := strconv.Atoi(portStr)
+		if err != nil || len(validation.IsValidPortNum(n)) > 0 {
+			return nil, fmt.Errorf("port %q: must be a number from 1 to 65535", portStr)
+		}
+		port = int32(n)
+	}
+	prefix := ""
+	if hasPath {
+		prefix = "/" + path
+		if err := checkServicePath(prefix + "/validate"); err != nil {
+			return nil, fmt.Errorf("path %q: %v", prefix, err)
+		}
+	}
+	return &admregv1.ServiceReference{Namespace: ns, Name: name, Port: &port, Path: &prefix}, nil
+}
+
+// checkServicePath applies the API server's rule for a service path: every
+// segment a DNS-1123 subdomain (k8s.io/apiserver pkg/util/webhook).
+func checkServicePath(p string) error {
+	for i, seg := range strings.Split(strings.TrimPrefix(p, "/"), "/") {
+		if seg == "" {
+			return fmt.Errorf("segment %d is empty", i)
+		}
+		if msgs := validation.IsDNS1123Subdomain(seg); len(msgs) > 0 {
+			return fmt.Errorf("segment %d (%q): %s", i, seg, strings.Join(msgs, "; "))
+		}
+	}
+	return nil
+}
+
+// checkRef checks a NAMESPACE/NAME reference to a cert-manager Certificate.
+func checkRef(s string) error {
+	ns, name, ok := strings.Cut(s, "/")
+	if !ok {
+		return fmt.Errorf("want NAMESPACE/CERTIFICATE")
+	}
+	if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
+		return fmt.Errorf("namespace %q: %s", ns, strings.Join(msgs, "; "))
+	}
+	if msgs := validation.IsDNS1123Subdomain(name); len(msgs) > 0 {
+		return fmt.Errorf("certificate %q: %s", name, strings.Join(msgs, "; "))
+	}
+	return nil
 }
 
 // checkURL applies the API server's rules for a webhook URL.
@@ -199,122 +276,4 @@ func checkURL(raw string) (string, error) {
 		return "", fmt.Errorf("--url %q: must have no user info, query or fragment", raw)
 	}
 	return strings.TrimSuffix(raw, "/"), nil
-}
-
-// Rules lists the kinds, grouped by API group and version, for CREATE and UPDATE.
-func Rules(kinds []*policy.Kind) []kube.RuleWithOperations {
-	type gv struct{ g, v string }
-	byGV := map[gv][]string{}
-	var order []gv
-	for _, k := range kinds {
-		key := gv{k.Group, k.Version}
-		if byGV[key] == nil {
-			order = append(order, key)
-		}
-		byGV[key] = append(byGV[key], k.Resource)
-	}
-	scope := kube.AllScopes
-	out := make([]kube.RuleWithOperations, 0, len(order))
-	for _, key := range order {
-		res := byGV[key]
-		sort.Strings(res)
-		out = append(out, kube.RuleWithOperations{
-			Operations: []kube.OperationType{kube.Create, kube.Update},
-			Rule:       kube.Rule{APIGroups: []string{key.g}, APIVersions: []string{key.v}, Resources: res, Scope: &scope},
-		})
-	}
-	return out
-}
-
-func NamespaceSelector(ns map[string]bool) *kube.LabelSelector {
-	names := make([]string, 0, len(ns))
-	for n := range ns {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return &kube.LabelSelector{MatchExpressions: []kube.LabelSelectorRequirement{{
-		Key: "kubernetes.io/metadata.name", Operator: kube.LabelSelectorOpNotIn, Values: names,
-	}}}
-}
-
-// Exemptions compiles the object selector and users and groups so that
-// exempt requests never leave the API server. An objectSelector selects
-// what is sent, so the exemption is negated: one requirement negates into
-// one; a selector of several (an AND) negates into an OR, which only a CEL
-// match condition can say.
-func Exemptions(e *policy.Exemption) (*kube.LabelSelector, []kube.MatchCondition, error) {
-	var conds []kube.MatchCondition
-	var objSel *kube.LabelSelector
-	if s := e.Spec.ObjectSelector; s != nil {
-		reqs := SelectorRequirements(s)
-		if len(reqs) == 1 {
-			objSel = &kube.LabelSelector{MatchExpressions: []kube.LabelSelectorRequirement{negate(reqs[0])}}
-		} else {
-			conds = append(conds, kube.MatchCondition{Name: "not-exempt-object", Expression: "!(" + SelectorCEL("object", reqs) + ")"})
-		}
-	}
-	if len(e.Spec.Users) > 0 {
-		conds = append(conds, kube.MatchCondition{Name: "not-exempt-user",
-			Expression: "!(request.userInfo.username in " + CELStrings(e.Spec.Users) + ")"})
-	}
-	if len(e.Spec.Groups) > 0 {
-		conds = append(conds, kube.MatchCondition{Name: "not-exempt-group",
-			Expression: "!request.userInfo.groups.exists(g, g in " + CELStrings(e.Spec.Groups) + ")"})
-	}
-	return objSel, conds, nil
-}
-
-// SelectorRequirements flattens matchLabels into In requirements, in order.
-func SelectorRequirements(s *kube.LabelSelector) []kube.LabelSelectorRequirement {
-	keys := make([]string, 0, len(s.MatchLabels))
-	for k := range s.MatchLabels {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var out []kube.LabelSelectorRequirement
-	for _, k := range keys {
-		out = append(out, kube.LabelSelectorRequirement{Key: k, Operator: kube.LabelSelectorOpIn, Values: []string{s.MatchLabels[k]}})
-	}
-	return append(out, s.MatchExpressions...)
-}
-
-func negate(r kube.LabelSelectorRequirement) kube.LabelSelectorRequirement {
-	ops := map[kube.LabelSelectorOperator]kube.LabelSelectorOperator{
-		kube.LabelSelectorOpIn:           kube.LabelSelectorOpNotIn,
-		kube.LabelSelectorOpNotIn:        kube.LabelSelectorOpIn,
-		kube.LabelSelectorOpExists:       kube.LabelSelectorOpDoesNotExist,
-		kube.LabelSelectorOpDoesNotExist: kube.LabelSelectorOpExists,
-	}
-	r.Operator = ops[r.Operator]
-	return r
-}
-
-// SelectorCEL renders label selector requirements on obj's labels as CEL.
-func SelectorCEL(obj string, reqs []kube.LabelSelectorRequirement) string {
-	labels := obj + ".metadata.labels"
-	has := "has(" + obj + ".metadata.labels)"
-	var parts []string
-	for _, r := range reqs {
-		key := strconv.Quote(r.Key)
-		switch r.Operator {
-		case kube.LabelSelectorOpIn:
-			parts = append(parts, fmt.Sprintf("(%s && %s in %s && %s[%s] in %s)", has, key, labels, labels, key, CELStrings(r.Values)))
-		case kube.LabelSelectorOpNotIn:
-			parts = append(parts, fmt.Sprintf("!(%s && %s in %s && %s[%s] in %s)", has, key, labels, labels, key, CELStrings(r.Values)))
-		case kube.LabelSelectorOpExists:
-			parts = append(parts, fmt.Sprintf("(%s && %s in %s)", has, key, labels))
-		case kube.LabelSelectorOpDoesNotExist:
-			parts = append(parts, fmt.Sprintf("!(%s && %s in %s)", has, key, labels))
-		}
-	}
-	return strings.Join(parts, " && ")
-}
-
-// CELStrings renders a CEL list of string literals.
-func CELStrings(ss []string) string {
-	q := make([]string, len(ss))
-	for i, s := range ss {
-		q[i] = strconv.Quote(s)
-	}
-	return "[" + strings.Join(q, ", ") + "]"
 }

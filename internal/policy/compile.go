@@ -1,39 +1,24 @@
 package policy
 
 import (
-	"bytes"
-	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 
-	"bouncer.dev/bouncer/internal/kube"
-	kjson "sigs.k8s.io/json"
-	"sigs.k8s.io/yaml"
+	"bouncer.dev/bouncer/internal/spec"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
-//go:embed default.yaml
-var defaultYAML []byte
+var defaultPolicy = sync.OnceValues(func() (*Policy, error) { return Parse(spec.DefaultJSON()) })
 
-// defaultJSON is default.yaml converted, so that a start with the default
-// policy skips the YAML parser, the largest part of loading it. A test keeps
-// it equal to the YAML (go test ./internal/policy -run DefaultJSON -update).
-//
-//go:embed default.json
-var defaultJSON []byte
-
-// DefaultYAML returns the embedded default policy document.
-func DefaultYAML() []byte { return slices.Clone(defaultYAML) }
-
-var defaultPolicy = sync.OnceValues(func() (*Policy, error) { return Parse(defaultJSON) })
-
-// Default returns the embedded default policy. It is parsed on first use so
-// that package init stays cheap for cold starts.
+// Default returns the embedded default policy. It is compiled on first use
+// so that package init stays cheap for cold starts.
 func Default() *Policy {
 	p, err := defaultPolicy()
 	if err != nil {
@@ -43,27 +28,13 @@ func Default() *Policy {
 	return p
 }
 
-// Parse reads a policy document (YAML or JSON), rejects unknown fields and
-// bad values with an error naming the field, and compiles it.
+// Parse reads and compiles one policy document (YAML or JSON).
 func Parse(data []byte) (*Policy, error) {
-	js := data
-	// JSON is YAML, but a JSON document needs no YAML parse: the strict
-	// decoder below refuses duplicate and unknown fields just the same.
-	if t := bytes.TrimSpace(data); len(t) == 0 || t[0] != '{' || !json.Valid(t) {
-		var err error
-		if js, err = yaml.YAMLToJSONStrict(data); err != nil {
-			return nil, fmt.Errorf("not valid YAML: %w", err)
-		}
-	}
-	var f File
-	strict, err := kjson.UnmarshalStrict(js, &f)
+	s, err := spec.Read(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "json: "))
+		return nil, err
 	}
-	if len(strict) > 0 {
-		return nil, errors.Join(strict...)
-	}
-	return compile(f)
+	return Compile(s)
 }
 
 type fieldErrs []error
@@ -72,35 +43,53 @@ func (e *fieldErrs) add(field, format string, args ...any) {
 	*e = append(*e, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
 }
 
-func compile(f File) (*Policy, error) {
+// Compile checks a policy document and compiles it. Every error names the
+// field it is about; all of them are reported at once.
+func Compile(f *spec.Policy) (*Policy, error) {
 	var errs fieldErrs
-	if f.APIVersion != APIVersion {
-		errs.add("apiVersion", "must be %q, got %q", APIVersion, f.APIVersion)
+	if f.APIVersion != spec.APIVersion {
+		errs.add("apiVersion", "must be %q, got %q", spec.APIVersion, f.APIVersion)
 	}
-	if f.Kind != FileKind {
-		errs.add("kind", "must be %q, got %q", FileKind, f.Kind)
+	if f.Kind != spec.DocumentKind {
+		errs.add("kind", "must be %q, got %q", spec.DocumentKind, f.Kind)
 	}
-	p := &Policy{File: f, AllowExistingViolations: true, kinds: map[gk]*Kind{}}
+	p := &Policy{AllowExistingViolations: true, kinds: map[GroupKind]*Kind{}, forFn: map[Function][]*Kind{}}
 	if f.AllowExistingViolations != nil {
 		p.AllowExistingViolations = *f.AllowExistingViolations
 	}
+	p.Controllers = spec.DefaultControllers
+	if f.Controllers != nil {
+		p.Controllers = *f.Controllers
+	}
+	p.controllers = map[string]bool{}
+	for i, c := range p.Controllers {
+		if c == "" {
+			errs.add(fmt.Sprintf("controllers[%d]", i), "must not be empty")
+		}
+		p.controllers[c] = true
+	}
 
 	known := map[string]*Kind{}
-	builtins := BuiltinKinds()
-	for i := range builtins {
-		known[builtins[i].Kind] = &builtins[i]
+	for i := range builtinKinds {
+		k := builtinKinds[i] // a copy per policy: finish fills it in
+		k.Paths = slices.Clone(k.Paths)
+		known[k.Kind] = &k
 	}
 	for i := range f.CustomKinds {
 		compileCustomKind(&errs, fmt.Sprintf("customKinds[%d]", i), &f.CustomKinds[i], known)
 	}
+	for _, k := range known {
+		k.finish()
+	}
 
 	global := f.Exemptions
+	global.Namespaces = slices.Clone(global.Namespaces)
 	for _, ns := range SystemNamespaces {
 		if !slices.Contains(global.Namespaces, ns) {
 			global.Namespaces = append(global.Namespaces, ns)
 		}
 	}
-	p.Exempt = compileExemptions(&errs, "exemptions", global)
+	p.Exempt = compileExemptions(&errs, "exemptions", global, true)
 
 	if len(f.Rules) == 0 {
 		errs.add("rules", "at least one rule is required")
@@ -114,10 +103,16 @@ func compile(f File) (*Policy, error) {
 		names[r.Name] = true
 		p.Rules = append(p.Rules, r)
 		for _, k := range r.Kinds {
-			key := gk{k.Group, k.Kind}
-			if p.kinds[key] == nil {
-				p.kinds[key] = k
+			if p.kinds[k.GroupKind()] == nil {
+				p.kinds[k.GroupKind()] = k
 				p.kindOrder = append(p.kindOrder, k)
+			}
+		}
+	}
+	for _, fn := range Functions {
+		for _, k := range p.kindOrder {
+			if slices.ContainsFunc(p.Rules, func(r *Rule) bool { return r.AppliesTo(k) && r.Does(fn) }) {
+				p.forFn[fn] = append(p.forFn[fn], k)
 			}
 		}
 	}
@@ -125,22 +120,41 @@ func compile(f File) (*Policy, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	p.Warnings = warnings(p)
 	return p, nil
 }
 
-func compileCustomKind(errs *fieldErrs, field string, k *Kind, known map[string]*Kind) {
+// warnings says what a valid policy does that its operator should know.
+func warnings(p *Policy) []string {
+	var out []string
+	bypass := func(field string, e *Exemption) {
+		if e == nil || e.ObjectSelector == nil {
+			return
+		}
+		out = append(out, field+".objectSelector: anyone who may create or update an object of the kinds it covers "+
+			"can set the selected labels on it and bypass the policy; exempt namespaces instead "+
+			"(exemptions.namespaceSelector: only those who may label Namespaces can use it)")
+	}
+	bypass("exemptions", &p.Exempt)
+	for i, r := range p.Rules {
+		bypass(fmt.Sprintf("rules[%d].exemptions", i), r.Exempt)
+	}
+	return out
+}
+
+func compileCustomKind(errs *fieldErrs, field string, k *spec.CustomKind, known map[string]*Kind) {
 	if k.Kind == "" {
 		errs.add(field+".kind", "required")
 	} else if known[k.Kind] != nil {
 		errs.add(field+".kind", "%q is already a known kind", k.Kind)
 	}
-	if msgs := kube.IsDNS1123Subdomain(k.Group); k.Group == "" || len(msgs) > 0 {
+	if msgs := validation.IsDNS1123Subdomain(k.Group); k.Group == "" || len(msgs) > 0 {
 		errs.add(field+".group", "must be the API group of a custom resource, such as example.com")
 	}
-	if msgs := kube.IsDNS1123Label(k.Version); len(msgs) > 0 {
+	if msgs := validation.IsDNS1123Label(k.Version); len(msgs) > 0 {
 		errs.add(field+".version", "must be an API version such as v1")
 	}
-	if msgs := kube.IsDNS1123Label(k.Resource); len(msgs) > 0 {
+	if msgs := validation.IsDNS1123Label(k.Resource); len(msgs) > 0 {
 		errs.add(field+".resource", "must be the lowercase plural resource name, such as widgets")
 	}
 	seen := map[string]bool{}
@@ -164,14 +178,17 @@ func compileCustomKind(errs *fieldErrs, field string, k *Kind, known map[string]
 		seen[p] = true
 	}
 	if k.Kind != "" && known[k.Kind] == nil {
-		known[k.Kind] = &Kind{Kind: k.Kind, Group: k.Group, Version: k.Version, Resource: k.Resource, TemplateLabelPaths: slices.Clone(k.TemplateLabelPaths)}
+		// A custom resource's status subresource resets all metadata
+		// (apiextensions-apiserver's status strategy), and no built-in
+		// controller makes it or compares its templates.
+		known[k.Kind] = &Kind{Kind: k.Kind, Group: k.Group, Version: k.Version, Resource: k.Resource, Paths: slices.Clone(k.TemplateLabelPaths)}
 	}
 }
 
 var fieldName = regexp.MustCompile(`^[A-Za-z0-9_$-]+$`)
 
 func validPath(p string) bool {
-	for _, s := range splitPath(p) {
+	for _, s := range strings.Split(p, ".") {
 		if !fieldName.MatchString(s) {
 			return false
 		}
@@ -179,10 +196,10 @@ func validPath(p string) bool {
 	return true
 }
 
-func compileExemptions(errs *fieldErrs, field string, e Exemptions) Exemption {
+func compileExemptions(errs *fieldErrs, field string, e spec.Exemptions, global bool) Exemption {
 	out := Exemption{Namespaces: map[string]bool{}, Users: map[string]bool{}, Groups: map[string]bool{}, Spec: e}
 	for i, ns := range e.Namespaces {
-		if msgs := kube.IsDNS1123Label(ns); len(msgs) > 0 {
+		if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
 			errs.add(fmt.Sprintf("%s.namespaces[%d]", field, i), "%q is not a namespace name: %s", ns, strings.Join(msgs, "; "))
 		}
 		out.Namespaces[ns] = true
@@ -199,26 +216,50 @@ func compileExemptions(errs *fieldErrs, field string, e Exemptions) Exemption {
 		}
 		out.Groups[g] = true
 	}
-	// The selector is used as written (Spec.ObjectSelector) once valid.
-	if sel := e.ObjectSelector; sel != nil {
-		if serrs := sel.Validate(); len(serrs) > 0 {
-			for _, err := range serrs {
-				errs.add(field+".objectSelector", "%v", err)
-			}
-		} else if sel.Empty() {
-			// An empty selector selects everything: the policy would do nothing.
-			errs.add(field+".objectSelector", "must not be empty: an empty selector exempts every object")
+	out.ObjectSelector, out.objectSel = compileSelector(errs, field+".objectSelector", e.ObjectSelector)
+	if e.NamespaceSelector != nil {
+		switch {
+		case !global:
+			// The API server knows a namespace's labels; the functions never
+			// do, so only the configurations' namespaceSelector can apply it,
+			// and there is one per configuration.
+			errs.add(field+".namespaceSelector", "only the top-level exemptions can select namespaces by label")
+		case len(e.NamespaceSelector.MatchLabels)+len(e.NamespaceSelector.MatchExpressions) > 1:
+			// Negated, several requirements become an OR, which no label
+			// selector can say, and match conditions cannot see namespaces.
+			errs.add(field+".namespaceSelector", "must have exactly one requirement (one matchLabels entry or one matchExpressions item): "+
+				"a webhook's namespaceSelector can only exclude what a single requirement selects")
 		}
+		out.NamespaceSelector, out.namespaceSel = compileSelector(errs, field+".namespaceSelector", e.NamespaceSelector)
 	}
 	return out
 }
 
-func compileRule(errs *fieldErrs, field string, rs RuleSpec, known map[string]*Kind) *Rule {
-	r := &Rule{Name: rs.Name, Action: rs.Action, kindSet: map[*Kind]bool{}}
-	if msgs := kube.IsDNS1123Label(rs.Name); len(msgs) > 0 {
+// compileSelector checks a label selector with apimachinery's own rules, the
+// ones the API server applies to the configurations it is compiled into.
+func compileSelector(errs *fieldErrs, field string, s *metav1.LabelSelector) (*metav1.LabelSelector, labels.Selector) {
+	if s == nil {
+		return nil, nil
+	}
+	sel, err := metav1.LabelSelectorAsSelector(s)
+	switch {
+	case err != nil:
+		errs.add(field, "%v", err)
+		return nil, nil
+	case sel.Empty():
+		// An empty selector selects everything: the policy would do nothing.
+		errs.add(field, "must not be empty: an empty selector exempts everything")
+		return nil, nil
+	}
+	return s, sel
+}
+
+func compileRule(errs *fieldErrs, field string, rs spec.Rule, known map[string]*Kind) *Rule {
+	r := &Rule{Name: rs.Name, Action: Action(rs.Action), kindSet: map[*Kind]bool{}}
+	if msgs := validation.IsDNS1123Label(rs.Name); len(msgs) > 0 {
 		errs.add(field+".name", "must be a lowercase name such as require-owner: %s", strings.Join(msgs, "; "))
 	}
-	switch rs.Action {
+	switch r.Action {
 	case "":
 		r.Action = Deny
 	case Deny, Warn, Audit:
@@ -246,14 +287,14 @@ func compileRule(errs *fieldErrs, field string, rs RuleSpec, known map[string]*K
 	keys := map[string]bool{}
 	for i, req := range rs.Require {
 		rf := fmt.Sprintf("%s.require[%d]", field, i)
-		if msgs := kube.IsQualifiedName(req.Key); len(msgs) > 0 {
+		if msgs := validation.IsQualifiedName(req.Key); len(msgs) > 0 {
 			errs.add(rf+".key", "%q is not a label key: %s", req.Key, strings.Join(msgs, "; "))
 		}
 		if keys[req.Key] {
 			errs.add(rf+".key", "duplicate key %q", req.Key)
 		}
 		keys[req.Key] = true
-		cr := CompiledRequirement{Key: req.Key, Pattern: req.Pattern}
+		cr := Requirement{Key: req.Key, Pattern: req.Pattern}
 		if req.Pattern != "" {
 			// Compiled alone first: a pattern such as "a)|(b" must not close
 			// the anchoring group and match anything that starts with a.
@@ -266,19 +307,19 @@ func compileRule(errs *fieldErrs, field string, rs RuleSpec, known map[string]*K
 		}
 		r.Require = append(r.Require, cr)
 	}
-	for _, key := range sortedKeys(rs.Defaults) {
+	for _, key := range slices.Sorted(maps.Keys(rs.Defaults)) {
 		val := rs.Defaults[key]
-		df := fmt.Sprintf("%s.defaults[%s]", field, key)
-		if msgs := kube.IsQualifiedName(key); len(msgs) > 0 {
+		df := field + ".defaults." + key
+		if msgs := validation.IsQualifiedName(key); len(msgs) > 0 {
 			errs.add(df, "%q is not a label key: %s", key, strings.Join(msgs, "; "))
 		}
-		if msgs := kube.IsValidLabelValue(val); len(msgs) > 0 {
+		if msgs := validation.IsValidLabelValue(val); len(msgs) > 0 {
 			errs.add(df, "%q is not a label value: %s", val, strings.Join(msgs, "; "))
 		}
 		r.Defaults = append(r.Defaults, Label{Key: key, Value: val})
 	}
 	if rs.Exemptions != nil {
-		e := compileExemptions(errs, field+".exemptions", *rs.Exemptions)
+		e := compileExemptions(errs, field+".exemptions", *rs.Exemptions, false)
 		r.Exempt = &e
 	}
 	return r
@@ -292,7 +333,7 @@ func checkDefaultsMeetRequirements(errs *fieldErrs, p *Policy) {
 			for j, r := range p.Rules {
 				for k, req := range r.Require {
 					if req.Key == l.Key && req.Regexp != nil && !req.Regexp.MatchString(l.Value) && sharesKind(d, r) {
-						errs.add(fmt.Sprintf("rules[%d].defaults[%s]", i, l.Key),
+						errs.add(fmt.Sprintf("rules[%d].defaults.%s", i, l.Key),
 							"default %q does not match rules[%d].require[%d].pattern", l.Value, j, k)
 					}
 				}
@@ -302,19 +343,5 @@ func checkDefaultsMeetRequirements(errs *fieldErrs, p *Policy) {
 }
 
 func sharesKind(a, b *Rule) bool {
-	for _, k := range a.Kinds {
-		if b.appliesTo(k) {
-			return true
-		}
-	}
-	return false
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	return slices.ContainsFunc(a.Kinds, b.AppliesTo)
 }

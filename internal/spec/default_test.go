@@ -1,4 +1,4 @@
-package policy
+package spec
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 
 var updateDefault = flag.Bool("update", false, "rewrite default.json from default.yaml")
 
-// TestDefaultJSONIsTheDefaultYAML keeps the JSON the binary parses at start
+// TestDefaultJSONIsTheDefaultYAML keeps the JSON the binary reads at start
 // equal to the YAML people read and edit.
 func TestDefaultJSONIsTheDefaultYAML(t *testing.T) {
 	want, err := yaml.YAMLToJSONStrict(defaultYAML)
@@ -27,13 +27,17 @@ func TestDefaultJSONIsTheDefaultYAML(t *testing.T) {
 		return
 	}
 	if !bytes.Equal(defaultJSON, want) {
-		t.Fatal("default.json is not default.yaml converted; run go test ./internal/policy -run DefaultJSON -update")
+		t.Fatal("default.json is not default.yaml converted; run go test ./internal/spec -run DefaultJSON -update")
 	}
-	fromYAML, err := Parse(defaultYAML)
+	fromYAML, err := Read(DefaultYAML())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := Default(); !reflect.DeepEqual(got.File, fromYAML.File) {
-		t.Fatal("the default parsed from JSON differs from the one parsed from YAML")
+	fromJSON, err := Read(DefaultJSON())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(fromJSON, fromYAML) {
+		t.Fatal("the default read from JSON differs from the one read from YAML")
 	}
 }

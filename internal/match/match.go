@@ -1,0 +1,240 @@
+// Package match says which requests a function sees, in the API server's
+// own terms: the resources and operations of the policy's kinds, the
+// namespace and object selectors that leave exempt requests in the API
+// server, the CEL match conditions for what selectors cannot say (exempt
+// users and groups, status writes that change no label), and the CEL of the
+// decision's own skips. Both generators, webhookconfig and compile, build
+// on it, so the two engines see the same requests.
+package match
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"bouncer.dev/bouncer/internal/policy"
+	admregv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Scope is what the API server sends: the rules a request must match, the
+// selectors its namespace and object must pass, and the conditions it must
+// meet. Every exempt request fails one of them and never leaves the API
+// server.
+type Scope struct {
+	Rules             []admregv1.RuleWithOperations
+	NamespaceSelector *metav1.LabelSelector
+	ObjectSelector    *metav1.LabelSelector
+	Conditions        []admregv1.MatchCondition
+}
+
+// Webhook returns the scope of one function's webhook.
+func Webhook(p *policy.Policy, fn policy.Function) Scope { return Of(p, p.KindsFor(fn)) }
+
+// Of returns the scope of some of the policy's kinds under its global
+// exemptions.
+func Of(p *policy.Policy, kinds []*policy.Kind) Scope {
+	objSel, conds := objectExemption(p.Exempt.ObjectSelector)
+	conds = append(conds, users(&p.Exempt, "")...)
+	s := Scope{
+		Rules:             Rules(kinds),
+		NamespaceSelector: NamespaceSelector(&p.Exempt),
+		ObjectSelector:    objSel,
+		Conditions:        conds,
+	}
+	if hasStatus(s.Rules) {
+		s.Conditions = append(s.Conditions, StatusChangesLabels)
+	}
+	return s
+}
+
+// StatusChangesLabels lets a status write through only when it changes the
+// object's labels. The kubelet and the controllers write status all the
+// time; without it their traffic would reach the functions, and keep a
+// scale-to-zero service awake, for nothing.
+var StatusChangesLabels = admregv1.MatchCondition{
+	Name:       "status-changes-labels",
+	Expression: `request.?subResource.orValue("") != "status" || oldObject == null || object.metadata.?labels.orValue({}) != oldObject.metadata.?labels.orValue({})`,
+}
+
+// Rules lists kinds, grouped by API group and version, for CREATE and
+// UPDATE, and the status subresource, for UPDATE, of the kinds whose status
+// strategy keeps label changes.
+func Rules(kinds []*policy.Kind) []admregv1.RuleWithOperations {
+	type gv struct{ g, v string }
+	byGV := map[gv][]string{}
+	status := map[gv][]string{}
+	var order []gv
+	for _, k := range kinds {
+		key := gv{k.Group, k.Version}
+		if byGV[key] == nil {
+			order = append(order, key)
+		}
+		byGV[key] = append(byGV[key], k.Resource)
+		if k.StatusLabels {
+			status[key] = append(status[key], k.Resource+"/status")
+		}
+	}
+	scope := admregv1.AllScopes
+	rule := func(key gv, res []string, ops ...admregv1.OperationType) admregv1.RuleWithOperations {
+		slices.Sort(res)
+		return admregv1.RuleWithOperations{
+			Operations: ops,
+			Rule:       admregv1.Rule{APIGroups: []string{key.g}, APIVersions: []string{key.v}, Resources: res, Scope: &scope},
+		}
+	}
+	out := make([]admregv1.RuleWithOperations, 0, 2*len(order))
+	for _, key := range order {
+		out = append(out, rule(key, byGV[key], admregv1.Create, admregv1.Update))
+	}
+	for _, key := range order {
+		if res := status[key]; len(res) > 0 {
+			out = append(out, rule(key, res, admregv1.Update))
+		}
+	}
+	return out
+}
+
+func hasStatus(rules []admregv1.RuleWithOperations) bool {
+	return slices.ContainsFunc(rules, func(r admregv1.RuleWithOperations) bool {
+		return slices.ContainsFunc(r.Resources, func(res string) bool { return strings.HasSuffix(res, "/status") })
+	})
+}
+
+// NameLabel is the label the API server sets on every Namespace to its name.
+const NameLabel = "kubernetes.io/metadata.name"
+
+// NamespaceSelector selects the namespaces that are not exempt: not named
+// in the exemptions, and not selected by their namespace selector.
+func NamespaceSelector(e *policy.Exemption) *metav1.LabelSelector {
+	names := slices.Sorted(maps.Keys(e.Namespaces))
+	sel := &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+		Key: NameLabel, Operator: metav1.LabelSelectorOpNotIn, Values: names,
+	}}}
+	if e.NamespaceSelector != nil {
+		// One requirement, as the policy's compilation ensures: negated, it
+		// stays one requirement.
+		sel.MatchExpressions = append(sel.MatchExpressions, negate(Requirements(e.NamespaceSelector)[0]))
+	}
+	return sel
+}
+
+// objectExemption turns the object selector exemption into what leaves exempt
+// objects in the API server. An objectSelector selects what is sent, so the
+// exemption is negated: one requirement negates into one; a selector of
+// several (an AND) negates into an OR, which only a CEL condition can say.
+func objectExemption(s *metav1.LabelSelector) (*metav1.LabelSelector, []admregv1.MatchCondition) {
+	if s == nil {
+		return nil, nil
+	}
+	reqs := Requirements(s)
+	if len(reqs) == 1 {
+		return &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{negate(reqs[0])}}, nil
+	}
+	return nil, []admregv1.MatchCondition{{Name: "not-exempt-object", Expression: "!(" + SelectorCEL("object", reqs) + ")"}}
+}
+
+// users returns the conditions that leave exempt users and groups out.
+func users(e *policy.Exemption, prefix string) []admregv1.MatchCondition {
+	var out []admregv1.MatchCondition
+	if len(e.Spec.Users) > 0 {
+		out = append(out, admregv1.MatchCondition{Name: prefix + "not-exempt-user",
+			Expression: "!(request.userInfo.username in " + CELStrings(e.Spec.Users) + ")"})
+	}
+	if len(e.Spec.Groups) > 0 {
+		out = append(out, admregv1.MatchCondition{Name: prefix + "not-exempt-group",
+			Expression: "!request.userInfo.groups.exists(g, g in " + CELStrings(e.Spec.Groups) + ")"})
+	}
+	return out
+}
+
+// RuleConditions are a rule's own exemptions as CEL: a webhook serves every
+// rule, so only the compiled policies, one per rule, can apply them before
+// the decision.
+func RuleConditions(r *policy.Rule) []admregv1.MatchCondition {
+	e := r.Exempt
+	if e == nil {
+		return nil
+	}
+	var out []admregv1.MatchCondition
+	if len(e.Spec.Namespaces) > 0 {
+		out = append(out, admregv1.MatchCondition{Name: "rule-not-exempt-namespace",
+			Expression: "!(request.namespace in " + CELStrings(e.Spec.Namespaces) + ")"})
+	}
+	out = append(out, users(e, "rule-")...)
+	if s := e.ObjectSelector; s != nil {
+		out = append(out, admregv1.MatchCondition{Name: "rule-not-exempt-object",
+			Expression: "!(" + SelectorCEL("object", Requirements(s)) + ")"})
+	}
+	return out
+}
+
+// Skips are the decision's own early answers as CEL, for the compiled
+// policies, which have no function to make them: the object-label
+// exemption judged on the new object alone (an objectSelector also passes a
+// request whose old object is selected), and UPDATEs of objects being
+// deleted, whose finalizer removal must never be blocked.
+func Skips(p *policy.Policy) []admregv1.MatchCondition {
+	var out []admregv1.MatchCondition
+	if s := p.Exempt.ObjectSelector; s != nil {
+		out = append(out, admregv1.MatchCondition{Name: "not-exempt-new-object",
+			Expression: "!(" + SelectorCEL("object", Requirements(s)) + ")"})
+	}
+	return append(out, admregv1.MatchCondition{Name: "not-being-deleted",
+		Expression: `!(request.operation == "UPDATE" && has(object.metadata.deletionTimestamp))`})
+}
+
+// Requirements flattens matchLabels into In requirements, in key order,
+// followed by the matchExpressions.
+func Requirements(s *metav1.LabelSelector) []metav1.LabelSelectorRequirement {
+	var out []metav1.LabelSelectorRequirement
+	for _, k := range slices.Sorted(maps.Keys(s.MatchLabels)) {
+		out = append(out, metav1.LabelSelectorRequirement{Key: k, Operator: metav1.LabelSelectorOpIn, Values: []string{s.MatchLabels[k]}})
+	}
+	return append(out, s.MatchExpressions...)
+}
+
+var negations = map[metav1.LabelSelectorOperator]metav1.LabelSelectorOperator{
+	metav1.LabelSelectorOpIn:           metav1.LabelSelectorOpNotIn,
+	metav1.LabelSelectorOpNotIn:        metav1.LabelSelectorOpIn,
+	metav1.LabelSelectorOpExists:       metav1.LabelSelectorOpDoesNotExist,
+	metav1.LabelSelectorOpDoesNotExist: metav1.LabelSelectorOpExists,
+}
+
+func negate(r metav1.LabelSelectorRequirement) metav1.LabelSelectorRequirement {
+	r.Operator = negations[r.Operator]
+	r.Values = slices.Clone(r.Values)
+	return r
+}
+
+// SelectorCEL renders label selector requirements on obj's labels as CEL.
+func SelectorCEL(obj string, reqs []metav1.LabelSelectorRequirement) string {
+	labels := obj + ".metadata.labels"
+	has := "has(" + obj + ".metadata.labels)"
+	var parts []string
+	for _, r := range reqs {
+		key := strconv.Quote(r.Key)
+		switch r.Operator {
+		case metav1.LabelSelectorOpIn:
+			parts = append(parts, fmt.Sprintf("(%s && %s in %s && %s[%s] in %s)", has, key, labels, labels, key, CELStrings(r.Values)))
+		case metav1.LabelSelectorOpNotIn:
+			parts = append(parts, fmt.Sprintf("!(%s && %s in %s && %s[%s] in %s)", has, key, labels, labels, key, CELStrings(r.Values)))
+		case metav1.LabelSelectorOpExists:
+			parts = append(parts, fmt.Sprintf("(%s && %s in %s)", has, key, labels))
+		case metav1.LabelSelectorOpDoesNotExist:
+			parts = append(parts, fmt.Sprintf("!(%s && %s in %s)", has, key, labels))
+		}
+	}
+	return strings.Join(parts, " && ")
+}
+
+// CELStrings renders a CEL list of string literals.
+func CELStrings(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = strconv.Quote(s)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
