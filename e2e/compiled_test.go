@@ -4,7 +4,9 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
+	"time"
 )
 
 // TestCompiledPoliciesTypeCheckCleanly reads the API server's own type
@@ -13,11 +15,7 @@ func TestCompiledPoliciesTypeCheckCleanly(t *testing.T) {
 	if engine != "compiled" {
 		t.Skip("runs with the compiled engine")
 	}
-	out, errOut, err := env.K("get", "validatingadmissionpolicies", "-l", "app.kubernetes.io/managed-by=bouncer-compile", "-o", "json")
-	if err != nil {
-		t.Fatal(errOut)
-	}
-	var list struct {
+	type list struct {
 		Items []struct {
 			Metadata struct{ Name string } `json:"metadata"`
 			Status   struct {
@@ -30,20 +28,32 @@ func TestCompiledPoliciesTypeCheckCleanly(t *testing.T) {
 			} `json:"status"`
 		} `json:"items"`
 	}
-	if err := json.Unmarshal([]byte(out), &list); err != nil {
-		t.Fatal(err)
-	}
-	if len(list.Items) == 0 {
-		t.Fatal("no compiled ValidatingAdmissionPolicy found")
-	}
-	for _, p := range list.Items {
-		if p.Status.TypeChecking == nil {
-			t.Errorf("%s: not type-checked yet", p.Metadata.Name)
-			continue
+	// The controller-manager's status controller type-checks each policy,
+	// a moment after it is created.
+	var pols list
+	eventually(t, 60*time.Second, "every compiled policy is type-checked", func() error {
+		out, errOut, err := env.K("get", "validatingadmissionpolicies", "-l", "app.kubernetes.io/managed-by=bouncer-compile", "-o", "json")
+		if err != nil {
+			return fmt.Errorf("%s", errOut)
 		}
+		pols = list{}
+		if err := json.Unmarshal([]byte(out), &pols); err != nil {
+			return err
+		}
+		if len(pols.Items) == 0 {
+			return fmt.Errorf("no compiled ValidatingAdmissionPolicy found")
+		}
+		for _, p := range pols.Items {
+			if p.Status.TypeChecking == nil {
+				return fmt.Errorf("%s: not type-checked yet", p.Metadata.Name)
+			}
+		}
+		return nil
+	})
+	for _, p := range pols.Items {
 		for _, w := range p.Status.TypeChecking.ExpressionWarnings {
 			t.Errorf("%s: %s: %s", p.Metadata.Name, w.FieldRef, w.Warning)
 		}
 	}
-	t.Logf("%d compiled ValidatingAdmissionPolicies type-check without warnings", len(list.Items))
+	t.Logf("%d compiled ValidatingAdmissionPolicies type-check without warnings", len(pols.Items))
 }

@@ -62,6 +62,11 @@ func TestCheckExitCodes(t *testing.T) {
 	}
 	badYAML := write("bad.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: ok\n  labels: {owner: a}\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: [unclosed\n")
 	noKind := write("nokind.yaml", "# a values file, not a manifest\nreplicas: 3\n")
+	pod := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a","labels":{"owner":"x"}}}`
+	truncated := write("truncated.json", pod+"\n"+pod[:40])
+	garbage := write("garbage.json", pod+"\n"+pod+" xyz")
+	sepContent := write("sep.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: a, labels: {owner: x}}\n--- "+pod+"\n")
+	chain := write("chain.yaml", "apiVersion: bouncer.dev/v1\nkind: Policy\nrules:\n- {name: env, kinds: [Pod], require: [{key: environment}], defaults: {environment: development}}\n")
 	tests := []struct {
 		name     string
 		stdin    string
@@ -80,6 +85,14 @@ func TestCheckExitCodes(t *testing.T) {
 		{"no path is a usage error", "", []string{"check"}, exitUsage, "", "name at least one file"},
 		{"an unknown output is a usage error", "", []string{"check", "-o", "xml", "-"}, exitUsage, "", `-o "xml": want text or json`},
 		{"a bad policy is a usage error naming the field", "", []string{"check", "--policy", write("p.yaml", "apiVersion: bouncer.dev/v1\nkind: Policy\nrules: [{name: a, kinds: [Pod], action: nope, require: [{key: o}]}]\n"), "-"}, exitUsage, "", "rules[0].action"},
+		{"a JSON stream cut short is exit 2 naming the file and the offset", "", []string{"check", truncated}, exitUsage, "", "truncated.json: document 1 (line 1): not valid JSON at byte 120: unexpected end of JSON input"},
+		{"trailing garbage after a JSON stream is exit 2 naming the offset", "", []string{"check", garbage}, exitUsage, "", "garbage.json: document 1 (line 1): not valid JSON at byte 161: invalid character 'x' looking for beginning of value"},
+		{"content on a --- line is refused as kubectl refuses it", "", []string{"check", sepContent}, exitUsage, "", `sep.yaml: document 2 (line 4): invalid YAML document separator: "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadat"…: put the document on the next line`},
+		{"a label the policy requires and defaults is added before validate sees the object, as in the API server", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n", []string{"check", "--policy", chain, "-"}, exitOK, "mutate env: would add environment=development at metadata.labels\nchecked 1 objects in 1 files: 0 denied", ""},
+		{"flags may follow the paths, as with kubectl", "", []string{"check", "../../examples/compliant", "-o", "json"}, exitOK, `"denied": 0`, ""},
+		{"-o json prints file names as they are", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n", []string{"check", "-", "-o", "json"}, exitViolations, `"file": "<stdin>"`, ""},
+		{"a Pod in a Namespace of the input labelled exempt is exempt", "apiVersion: v1\nkind: Namespace\nmetadata: {name: migr, labels: {bouncer.dev/exempt: \"true\"}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: migr}\n", []string{"check", "-"}, exitOK, "0 denied", ""},
+		{"a policy with an object-label exemption warns who can bypass it", "apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {owner: a}}\n", []string{"check", "--policy", "../../testdata/policies/object-label-exemption.yaml", "-"}, exitOK, "0 denied", "warning: policy ../../testdata/policies/object-label-exemption.yaml: exemptions.objectSelector: anyone who may create or update"},
 		{"--help shows an example and exits 0", "", []string{"check", "--help"}, exitOK, "", "Example:\n  kubectl get namespaces,pods"},
 	}
 	for _, tt := range tests {

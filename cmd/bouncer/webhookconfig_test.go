@@ -51,6 +51,16 @@ func TestWebhookConfigRefusesWhatTheAPIServerWould(t *testing.T) {
 		{"a timeout over 30", []string{"--url", "https://x.example", "--timeout", "31"}, "--timeout 31 is out of range"},
 		{"a timeout of 0", []string{"--url", "https://x.example", "--timeout", "0"}, "--timeout 0 is out of range"},
 		{"a malformed service", []string{"--service", "bouncer"}, "want NAMESPACE/NAME"},
+		{"a service name no Service can have is refused with the DNS-1035 rule", []string{"--service", "bouncer-system/Bouncer_Svc"}, `service name "Bouncer_Svc": a DNS-1035 label must consist of lower case alphanumeric characters`},
+		{"a service name starting with a digit is refused", []string{"--service", "bouncer-system/1bouncer"}, `service name "1bouncer": a DNS-1035 label`},
+		{"a namespace no Namespace can have is refused with the DNS-1123 rule", []string{"--service", "Bouncer/bouncer"}, `namespace "Bouncer": a lowercase RFC 1123 label must consist of`},
+		{"a port out of range is refused", []string{"--service", "bouncer-system/bouncer:70000"}, `port "70000": must be a number from 1 to 65535`},
+		{"a port that is no number is refused", []string{"--service", "bouncer-system/bouncer:https"}, `port "https": must be a number from 1 to 65535`},
+		{"a path with an empty segment is refused as the API server refuses it", []string{"--service", "bouncer-system/bouncer:443/a//b"}, `path "/a//b": segment 1 is empty`},
+		{"a path segment that is no DNS subdomain is refused", []string{"--service", "bouncer-system/bouncer:443/Hooks"}, `path "/Hooks": segment 0 ("Hooks"): a lowercase RFC 1123 subdomain`},
+		{"both a CA bundle and the CA injector are refused", []string{"--service", "bouncer-system/bouncer", "--ca-bundle", "main_test.go", "--inject-ca-from", "bouncer-system/bouncer"}, "give --ca-bundle or --inject-ca-from, not both"},
+		{"a malformed CA injector reference is refused", []string{"--service", "bouncer-system/bouncer", "--inject-ca-from", "bouncer"}, `--inject-ca-from "bouncer": want NAMESPACE/CERTIFICATE`},
+		{"an unknown --only is refused", []string{"--url", "https://x.example", "--only", "both"}, `--only "both": want validate or mutate`},
 		{"a missing CA bundle file", []string{"--url", "https://x.example", "--ca-bundle", "/nonexistent/ca.crt"}, "--ca-bundle"},
 	}
 	for _, tt := range tests {
@@ -58,6 +68,24 @@ func TestWebhookConfigRefusesWhatTheAPIServerWould(t *testing.T) {
 			code, out, errOut := runCLI("", append([]string{"webhookconfig"}, tt.args...)...)
 			if code != exitUsage || out != "" || !strings.Contains(errOut, tt.want) {
 				t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 and %q", code, out, errOut, tt.want)
+			}
+		})
+	}
+}
+
+func TestWebhookConfigServiceReferences(t *testing.T) {
+	tests := []struct {
+		name, service, want string
+	}{
+		{"the default port is 443", "bouncer-system/bouncer", "    service:\n      name: bouncer\n      namespace: bouncer-system\n      path: /validate\n      port: 443\n"},
+		{"a port is kept", "bouncer-system/bouncer:8443", "      path: /validate\n      port: 8443\n"},
+		{"a path prefix comes before the function's path", "bouncer-system/bouncer:8443/hooks/v1", "      path: /hooks/v1/validate\n      port: 8443\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCLI("", "webhookconfig", "--service", tt.service, "--only", "validate")
+			if code != exitOK || !strings.Contains(out, tt.want) {
+				t.Errorf("exit %d, stderr %q\n%s\nwant it to contain\n%s", code, errOut, out, tt.want)
 			}
 		})
 	}

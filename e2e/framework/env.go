@@ -150,6 +150,44 @@ func (e *Env) Decisions() ([]Decision, error) {
 	return out, nil
 }
 
+// AuditEvent is one line of the API server's audit log, as far as the
+// tests read it.
+type AuditEvent struct {
+	Verb string `json:"verb"`
+	User struct {
+		Username string `json:"username"`
+	} `json:"user"`
+	ObjectRef struct {
+		Resource  string `json:"resource"`
+		Namespace string `json:"namespace"`
+		Name      string `json:"name"`
+	} `json:"objectRef"`
+	ResponseStatus struct {
+		Code int `json:"code"`
+	} `json:"responseStatus"`
+	Annotations map[string]string `json:"annotations"`
+}
+
+// AuditEvents returns the API server's audit events so far, or an error
+// where the audit log cannot be read.
+func (e *Env) AuditEvents() ([]AuditEvent, error) {
+	if e.ControlPlane == nil || e.ControlPlane.AuditLog == "" {
+		return nil, fmt.Errorf("the audit log is not readable with provider %s", e.Provider)
+	}
+	raw, err := os.ReadFile(e.ControlPlane.AuditLog)
+	if err != nil {
+		return nil, err
+	}
+	var out []AuditEvent
+	for _, line := range bytes.Split(raw, []byte("\n")) {
+		var ev AuditEvent
+		if json.Unmarshal(line, &ev) == nil && ev.Verb != "" {
+			out = append(out, ev)
+		}
+	}
+	return out, nil
+}
+
 // FileLogs reads a log file.
 func FileLogs(path string) func() ([]byte, error) {
 	return func() ([]byte, error) { return os.ReadFile(path) }

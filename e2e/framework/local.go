@@ -18,8 +18,27 @@ type ControlPlane struct {
 	Server     string
 	Kubeconfig string
 	CA         *CA
-	procs      []*Proc
+	// AuditLog is the API server's audit log (JSON lines): creates of the
+	// kinds whose controllers make children, at Metadata level, so that
+	// tests can read the audit annotations admission added.
+	AuditLog string
+	procs    []*Proc
 }
+
+// auditPolicy records creates of Pods, ReplicaSets and Jobs with their
+// annotations (Metadata level), and nothing else.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+  verbs: [create]
+  resources:
+  - {group: "", resources: [pods]}
+  - {group: apps, resources: [replicasets]}
+  - {group: batch, resources: [jobs]}
+- level: None
+`
 
 const adminToken = "bouncer-e2e-admin-token"
 
@@ -86,6 +105,11 @@ func StartLocal(ctx context.Context, binDir, dir string, progress func(string, .
 	if err := os.WriteFile(tokens, []byte(adminToken+",admin,admin,\"system:masters\"\n"), 0o600); err != nil {
 		return nil, err
 	}
+	auditPolicyFile := filepath.Join(dir, "audit-policy.yaml")
+	if err := os.WriteFile(auditPolicyFile, []byte(auditPolicy), 0o600); err != nil {
+		return nil, err
+	}
+	cp.AuditLog = filepath.Join(dir, "audit.log")
 	cp.Server = fmt.Sprintf("https://127.0.0.1:%d", apiPort)
 	progress("starting kube-apiserver on %s", cp.Server)
 	p, err = Start("kube-apiserver", dir, filepath.Join(binDir, "kube-apiserver"), nil,
@@ -94,7 +118,8 @@ func StartLocal(ctx context.Context, binDir, dir string, progress func(string, .
 		"--authorization-mode=RBAC", "--token-auth-file="+tokens, "--tls-cert-file="+cert, "--tls-private-key-file="+key,
 		"--cert-dir="+filepath.Join(dir, "apiserver-certs"),
 		"--service-account-issuer=https://kubernetes.default.svc", "--service-account-key-file="+saPub,
-		"--service-account-signing-key-file="+saKey, "--disable-admission-plugins=ServiceAccount", "--profiling=false")
+		"--service-account-signing-key-file="+saKey, "--disable-admission-plugins=ServiceAccount", "--profiling=false",
+		"--audit-policy-file="+auditPolicyFile, "--audit-log-path="+cp.AuditLog, "--audit-log-format=json")
 	if err != nil {
 		return nil, err
 	}
@@ -123,10 +148,13 @@ current-context: e2e
 	}
 	progress("kube-apiserver ready in %v", time.Since(start).Round(time.Millisecond))
 
-	progress("starting kube-controller-manager")
+	// As kubeadm and managed clusters run it: each controller writes under
+	// its own service account (system:serviceaccount:kube-system:<name>),
+	// the identities bouncer's controller rule trusts.
+	progress("starting kube-controller-manager with --use-service-account-credentials")
 	p, err = Start("kube-controller-manager", dir, filepath.Join(binDir, "kube-controller-manager"), nil,
 		"--kubeconfig="+cp.Kubeconfig, "--service-account-private-key-file="+saKey, "--root-ca-file="+cp.CA.CertPEM,
-		"--leader-elect=false", "--secure-port=0")
+		"--use-service-account-credentials", "--leader-elect=false", "--secure-port=0")
 	if err != nil {
 		return nil, err
 	}

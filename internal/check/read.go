@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"bouncer.dev/bouncer/internal/text"
 	"sigs.k8s.io/yaml"
 )
 
@@ -54,7 +55,11 @@ func splitDocuments(file string, data []byte) ([]rawDoc, error) {
 	for i, l := range bytes.Split(data, []byte("\n")) {
 		if rest, ok := bytes.CutPrefix(l, []byte("---")); ok {
 			if t := bytes.TrimSpace(rest); len(t) > 0 && t[0] != '#' {
-				return nil, &ParseError{file, len(docs) + 1, i + 1, fmt.Sprintf("invalid YAML document separator: %q: put the document on the next line", clipBytes(t))}
+				n := len(docs) + 1 // the document this line would start
+				if !isBlank(cur.text) {
+					n++
+				}
+				return nil, &ParseError{file, n, i + 1, "invalid YAML document separator: " + text.Quote(string(t), 40) + ": put the document on the next line"}
 			}
 			flush()
 			cur = rawDoc{line: i + 2}
@@ -64,13 +69,6 @@ func splitDocuments(file string, data []byte) ([]rawDoc, error) {
 	}
 	flush()
 	return docs, nil
-}
-
-func clipBytes(b []byte) string {
-	if len(b) > 40 {
-		return string(b[:40]) + "…"
-	}
-	return string(b)
 }
 
 func isBlank(doc []byte) bool {
