@@ -63,7 +63,7 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	log.Info("serving", zap.String("addr", ln.Addr().String()), zap.Bool("tls", srv.TLSConfig != nil),
+	log.Info("serving", zap.String("addr", ln.Addr().String()), zap.Bool("tls", srv.TLS()),
 		zap.String("policy", source), zap.String("version", version.String()))
 	if err := server.Run(ctx, srv, ln, *grace, log); err != nil {
 		log.Error("server stopped with an error", zap.Error(err))

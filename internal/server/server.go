@@ -19,8 +19,19 @@ import (
 type Config struct {
 	Addr            string
 	TLSCert, TLSKey string
-	ShutdownGrace   time.Duration
+	// CertPollInterval is how often the TLS files are read again; 0 means
+	// DefaultCertPollInterval.
+	CertPollInterval time.Duration
 }
+
+// Server is the http.Server and, with TLS, the source of its certificate.
+type Server struct {
+	HTTP  *http.Server
+	certs *certSource
+}
+
+// TLS reports whether the server serves HTTPS.
+func (s *Server) TLS() bool { return s.certs != nil }
 
 // Timeouts. The API server gives a webhook at most 30 s, and a review is
 // decided in microseconds, so anything slower is a stuck or hostile client.
@@ -35,8 +46,8 @@ const (
 	MaxHeaderBytes    = 64 << 10
 )
 
-// New builds the http.Server for handler.
-func New(cfg Config, handler http.Handler, log *zap.Logger) (*http.Server, error) {
+// New builds the server for handler, loading the key pair when TLS is asked for.
+func New(cfg Config, handler http.Handler, log *zap.Logger) (*Server, error) {
 	srv := &http.Server{
 		Addr:              cfg.Addr,
 		Handler:           handler,
@@ -51,7 +62,11 @@ func New(cfg Config, handler http.Handler, log *zap.Logger) (*http.Server, error
 		if cfg.TLSCert == "" || cfg.TLSKey == "" {
 			return nil, errors.New("--tls-cert and --tls-key go together")
 		}
-		rl, err := newReloader(cfg.TLSCert, cfg.TLSKey, log)
+		interval := cfg.CertPollInterval
+		if interval == 0 {
+			interval = DefaultCertPollInterval
+		}
+		certs, err := newCertSource(cfg.TLSCert, cfg.TLSKey, interval, log)
 		if err != nil {
 			return nil, err
 		}
@@ -59,16 +74,23 @@ func New(cfg Config, handler http.Handler, log *zap.Logger) (*http.Server, error
 			// The API server speaks TLS 1.2 and 1.3; older versions have known
 			// weaknesses and no client that needs them.
 			MinVersion:     tls.VersionTLS12,
-			GetCertificate: rl.get,
+			GetCertificate: certs.get,
 		}
+		return &Server{HTTP: srv, certs: certs}, nil
 	}
-	return srv, nil
+	return &Server{HTTP: srv}, nil
 }
 
 // Run serves on ln until ctx is done, then shuts down gracefully: the
 // listener closes at once, so new connections are refused, and in-flight
 // requests get up to grace to finish.
-func Run(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Duration, log *zap.Logger) error {
+func Run(ctx context.Context, s *Server, ln net.Listener, grace time.Duration, log *zap.Logger) error {
+	srv := s.HTTP
+	if s.certs != nil {
+		pollCtx, stop := context.WithCancel(ctx)
+		defer stop()
+		go s.certs.run(pollCtx)
+	}
 	errc := make(chan error, 1)
 	go func() {
 		if srv.TLSConfig != nil {
