@@ -30,6 +30,10 @@ GKE_CLUSTER  ?=
 GKE_LOCATION ?= $(REGION)
 IMAGE        ?=
 CA_BUNDLE    ?=
+CERT_MANAGER ?=
+POLICY       ?=
+POLICY_SECRET ?=
+KNATIVE_URL  ?=
 KUBECTL      ?= kubectl
 
 .PHONY: help
@@ -48,9 +52,10 @@ run: ## Run the functions locally with the Functions Framework on $PORT (default
 test: lint unit soak e2e ## Run every test: lint, unit, golden, fuzz seeds, the soak and the e2e suite (CI's command).
 
 .PHONY: unit
-unit: ## Run the unit, golden and process tests, fuzz seeds (race detector), the deploy checks, and the CEL agreement tests.
+unit: ## Run the unit, golden and process tests, fuzz seeds (race detector), the deploy checks (Cloud Run's rules, Knative's own validation), and the CEL agreement tests.
 	go test -race -count=1 ./...
 	cd deploy && go test -count=1 ./...
+	cd deploy/knativeverify && go test -count=1 ./...
 	cd e2e && go test -count=1 -v ./agreement/ | grep -E 'FIGURE|agree|^(---|ok|FAIL|PASS)'
 
 SOAK_SECONDS ?= 60
@@ -84,12 +89,19 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 30s); crashers land in testd
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzzing $$fn in $$pkg for $(FUZZTIME)"; \
 	  go test $$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) 2>&1 | tail -n 3 || exit 1; done
 
+# The Go files lint checks: git's list where there is a .git, else every
+# file outside the caches (`gcloud builds submit` uploads no .git).
+GO_FILES = $(shell git ls-files '*.go' 2>/dev/null | grep . || find . -name '*.go' -not -path './.cache/*' -not -path './bin/*')
+
 .PHONY: lint
-lint: ## gofmt, go vet and staticcheck (pinned in go.mod), for both modules.
-	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+lint: ## gofmt, go vet and staticcheck (pinned in go.mod), for every module.
+	@files="$(GO_FILES)"; n=$$(echo $$files | wc -w); \
+	  if [ "$$n" -lt 50 ]; then echo "lint: found $$n Go files to check; refusing to pass on (almost) nothing"; exit 1; fi; \
+	  out=$$(gofmt -l $$files); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi; \
+	  echo "gofmt: $$n files clean"
 	go vet ./...
 	go tool staticcheck ./...
-	@staticcheck=$$(go tool -n staticcheck); for m in e2e deploy bench; do (cd $$m && go vet -tags e2e ./... && $$staticcheck -tags e2e ./...) || exit 1; done
+	@staticcheck=$$(go tool -n staticcheck); for m in e2e deploy deploy/knativeverify bench; do (cd $$m && go vet -tags e2e ./... && $$staticcheck -tags e2e ./...) || exit 1; done
 
 .PHONY: webhookconfig
 webhookconfig: build ## Regenerate each webhookconfig/*.yaml with the command on its first line.
@@ -102,27 +114,43 @@ image: build ## Build the container image offline into bin/bouncer-image.tar (no
 	cd deploy && go run ./image --binary ../bin/bouncer --tarball ../bin/bouncer-image.tar --version '$(VERSION)' --revision '$(COMMIT)'
 
 .PHONY: deploy-cloudrun
-deploy-cloudrun: ## Test, build, push and deploy to Cloud Run with Cloud Build (REGION, GKE_CLUSTER, GKE_LOCATION).
+deploy-cloudrun: ## Test, build, push and deploy to Cloud Run with Cloud Build (REGION, GKE_CLUSTER, GKE_LOCATION, POLICY_SECRET).
 	gcloud builds submit --config cloudbuild.yaml \
-	  --substitutions=_REGION=$(REGION),_GKE_CLUSTER=$(GKE_CLUSTER),_GKE_LOCATION=$(GKE_LOCATION)
+	  --substitutions=_REGION=$(REGION),_GKE_CLUSTER=$(GKE_CLUSTER),_GKE_LOCATION=$(GKE_LOCATION),_POLICY_SECRET=$(POLICY_SECRET),_VERSION=$(VERSION),_COMMIT=$(COMMIT)
 
+# Stops before registering anything when the API server could not reach the
+# Service: Knative's domain cluster-local, no TLS, an http URL, no DNS.
 .PHONY: deploy-knative
-deploy-knative: build ## Deploy IMAGE (pushed, by digest) as a Knative Service, then register the webhooks (CA_BUNDLE for a private CA).
+deploy-knative: build ## Deploy IMAGE (by digest) as a Knative Service, check it is reachable, register the webhooks (CA_BUNDLE, POLICY, KNATIVE_URL).
 	@test -n '$(IMAGE)' || { echo "set IMAGE=REGISTRY/bouncer@sha256:..."; exit 2; }
+	cd deploy && go run ./preflight knative --kubectl '$(KUBECTL)' $(if $(CA_BUNDLE),--ca-bundle '$(abspath $(CA_BUNDLE))') $(if $(KNATIVE_URL),--url '$(KNATIVE_URL)')
 	$(KUBECTL) apply -f deploy/kubernetes/namespace.yaml
-	KUBECTL=$(KUBECTL) deploy/render.sh knative '$(IMAGE)' | $(KUBECTL) apply -f -
+	$(if $(POLICY),$(KUBECTL) -n bouncer-system create secret generic bouncer-policy --from-file=policy.yaml='$(POLICY)' --dry-run=client -o yaml | $(KUBECTL) apply -f -)
+	cd deploy && go run ./render --platform knative --image '$(IMAGE)' $(if $(POLICY),--policy-secret bouncer-policy) | $(KUBECTL) apply -f -
 	$(KUBECTL) -n bouncer-system wait ksvc/bouncer --for=condition=Ready --timeout=180s
-	url=$$($(KUBECTL) -n bouncer-system get ksvc bouncer -o jsonpath='{.status.url}'); \
-	  bin/bouncer webhookconfig --url "$$url" $(if $(CA_BUNDLE),--ca-bundle $(CA_BUNDLE)) | $(KUBECTL) apply -f -
+	url='$(KNATIVE_URL)'; [ -n "$$url" ] || url=$$($(KUBECTL) -n bouncer-system get ksvc bouncer -o jsonpath='{.status.url}'); \
+	  (cd deploy && go run ./preflight url "$$url") && \
+	  bin/bouncer webhookconfig --url "$$url" $(if $(CA_BUNDLE),--ca-bundle '$(CA_BUNDLE)') $(if $(POLICY),--policy '$(POLICY)') | $(KUBECTL) apply -f -
 
 .PHONY: deploy-kubernetes
-deploy-kubernetes: build ## Deploy IMAGE as a plain Deployment (Secret bouncer-tls must exist; CA_BUNDLE is its CA), then register the webhooks.
+deploy-kubernetes: build ## Deploy IMAGE as a plain Deployment and register the webhooks (CERT_MANAGER=1, or CA_BUNDLE of the Secret bouncer-tls; POLICY).
 	@test -n '$(IMAGE)' || { echo "set IMAGE=REGISTRY/bouncer@sha256:..."; exit 2; }
-	@test -n '$(CA_BUNDLE)' || { echo "set CA_BUNDLE=the CA file that signed the Secret bouncer-tls"; exit 2; }
-	$(KUBECTL) apply -k deploy/kubernetes
-	$(KUBECTL) -n bouncer-system set image deployment/bouncer bouncer='$(IMAGE)'
+	@test -n '$(CERT_MANAGER)$(CA_BUNDLE)' || { echo "set CERT_MANAGER=1 (cert-manager issues, renews and injects the CA) or CA_BUNDLE=the CA of the Secret bouncer-tls"; exit 2; }
+	$(KUBECTL) apply -f deploy/kubernetes/namespace.yaml
+	$(if $(CERT_MANAGER),$(KUBECTL) apply -f deploy/kubernetes/cert-manager/)
+	$(if $(CERT_MANAGER),$(KUBECTL) -n bouncer-system wait certificate/bouncer --for=condition=Ready --timeout=120s)
+	$(if $(POLICY),$(KUBECTL) -n bouncer-system create configmap bouncer-policy --from-file=policy.yaml='$(POLICY)' --dry-run=client -o yaml | $(KUBECTL) apply -f -)
+	cd deploy && go run ./render --platform kubernetes --image '$(IMAGE)' $(if $(POLICY),--policy-configmap bouncer-policy) | $(KUBECTL) apply -f -
 	$(KUBECTL) -n bouncer-system rollout status deployment/bouncer --timeout=180s
-	bin/bouncer webhookconfig --service bouncer-system/bouncer --ca-bundle $(CA_BUNDLE) | $(KUBECTL) apply -f -
+	bin/bouncer webhookconfig --service bouncer-system/bouncer $(if $(CERT_MANAGER),--inject-ca-from bouncer-system/bouncer,--ca-bundle '$(CA_BUNDLE)') \
+	  $(if $(POLICY),--policy '$(POLICY)') | $(KUBECTL) apply -f -
+
+.PHONY: uninstall
+uninstall: ## Remove bouncer: the webhook configurations first (admission stops at once), then the service.
+	$(KUBECTL) delete validatingwebhookconfiguration bouncer-validate --ignore-not-found
+	$(KUBECTL) delete mutatingwebhookconfiguration bouncer-mutate --ignore-not-found
+	$(KUBECTL) delete validatingadmissionpolicy,validatingadmissionpolicybinding,mutatingadmissionpolicy,mutatingadmissionpolicybinding -l app.kubernetes.io/managed-by=bouncer-compile --ignore-not-found
+	$(KUBECTL) delete namespace bouncer-system --ignore-not-found
 
 .PHONY: kyverno
 kyverno: $(KYVERNO) ## Build the pinned Kyverno CLI once (about 8 minutes cold on 2 cores), cached in .cache/.

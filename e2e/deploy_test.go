@@ -38,19 +38,25 @@ func installKnativeCRDs(t *testing.T) {
 	}
 }
 
-func render(t *testing.T, variant, image string) string {
+// render runs the render step as the Makefile does.
+func render(t *testing.T, platform, image string, extra ...string) string {
 	t.Helper()
-	out, errOut, err := framework.Run(context.Background(), time.Minute, []string{"KUBECTL=" + env.Kubectl}, nil, "../deploy/render.sh", variant, image)
+	args := append([]string{"-C", "../deploy", "run", "./render", "--platform", platform, "--image", image}, extra...)
+	if platform == "cloudrun" {
+		args = append(args, "--service-account", "bouncer-runtime@project.iam.gserviceaccount.com")
+	}
+	out, errOut, err := framework.Run(context.Background(), 3*time.Minute, nil, nil, "go", args...)
 	if err != nil {
-		t.Fatalf("render %s: %v\n%s", variant, err, errOut)
+		t.Fatalf("render %s: %v\n%s", platform, err, errOut)
 	}
 	return out
 }
 
 // TestTheRenderedKnativeServiceIsValidForKnative applies each platform's
 // rendering with server-side dry-run against the Knative CRD's schema, with
-// strict field validation, so a misspelled or misplaced field fails. Knative's
-// own validating webhook does not run here (see README).
+// strict field validation, so a misspelled or misplaced field fails.
+// Knative's own defaulting and validation code runs on it in
+// deploy/knativeverify.
 func TestTheRenderedKnativeServiceIsValidForKnative(t *testing.T) {
 	needWebhook(t, "deployment artifacts")
 	if env.Provider != "local" {
@@ -61,7 +67,7 @@ func TestTheRenderedKnativeServiceIsValidForKnative(t *testing.T) {
 	const image = "europe-west1-docker.pkg.dev/project/bouncer/bouncer@sha256:0000000000000000000000000000000000000000000000000000000000000000"
 	for _, variant := range []string{"knative", "cloudrun"} {
 		t.Run(variant, func(t *testing.T) {
-			y := render(t, variant, image)
+			y := render(t, variant, image, "--policy-secret", "bouncer-policy")
 			if !strings.Contains(y, "image: "+image) {
 				t.Fatalf("the render step did not set the image:\n%s", y)
 			}
@@ -81,14 +87,16 @@ func TestTheRenderedKnativeServiceIsValidForKnative(t *testing.T) {
 	})
 }
 
-// TestThePlainKubernetesManifestsAreAccepted dry-runs deploy/kubernetes.
+// TestThePlainKubernetesManifestsAreAccepted dry-runs the plain rendering,
+// with a custom policy's volume, with strict field validation.
 func TestThePlainKubernetesManifestsAreAccepted(t *testing.T) {
 	needWebhook(t, "deployment artifacts")
 	if _, errOut, err := env.K("apply", "-f", "../deploy/kubernetes/namespace.yaml"); err != nil {
 		t.Fatalf("namespace: %s", errOut)
 	}
-	if _, errOut, err := env.K("apply", "--dry-run=server", "--validate=strict", "-k", "../deploy/kubernetes"); err != nil {
-		t.Fatalf("the API server refused deploy/kubernetes: %s", errOut)
+	y := render(t, "kubernetes", "registry.example.com/bouncer@sha256:0000000000000000000000000000000000000000000000000000000000000000", "--policy-configmap", "bouncer-policy")
+	if _, errOut, err := env.KIn(y, "apply", "--dry-run=server", "--validate=strict", "-f", "-"); err != nil {
+		t.Fatalf("the API server refused the plain rendering: %s\n%s", errOut, y)
 	}
 }
 

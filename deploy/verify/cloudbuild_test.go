@@ -1,5 +1,5 @@
 // Package verify holds the tests that check bouncer's deployment artifacts
-// against the real formats they are written for.
+// against the real formats and rules they are written for.
 package verify
 
 import (
@@ -15,9 +15,8 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// TestCloudBuildDecodesStrictlyIntoTheAPITypes catches a misspelled field,
-// which Cloud Build would otherwise reject only at submit time.
-func TestCloudBuildDecodesStrictlyIntoTheAPITypes(t *testing.T) {
+func readCloudBuild(t *testing.T) ([]byte, *cloudbuild.Build) {
+	t.Helper()
 	raw, err := os.ReadFile("../../cloudbuild.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -32,6 +31,13 @@ func TestCloudBuildDecodesStrictlyIntoTheAPITypes(t *testing.T) {
 	if err := dec.Decode(&b); err != nil {
 		t.Fatalf("cloudbuild.yaml does not decode into cloudbuild/v1 Build: %v", err)
 	}
+	return raw, &b
+}
+
+// TestCloudBuildDecodesStrictlyIntoTheAPITypes catches a misspelled field,
+// which Cloud Build would otherwise reject only at submit time.
+func TestCloudBuildDecodesStrictlyIntoTheAPITypes(t *testing.T) {
+	raw, b := readCloudBuild(t)
 	var ids []string
 	for _, s := range b.Steps {
 		if s.Name == "" {
@@ -39,7 +45,7 @@ func TestCloudBuildDecodesStrictlyIntoTheAPITypes(t *testing.T) {
 		}
 		ids = append(ids, s.Id)
 	}
-	want := "unit-tests image deploy allow-apiserver webhooks"
+	want := "unit-tests image push runtime-account render deploy webhooks"
 	if got := strings.Join(ids, " "); got != want {
 		t.Errorf("steps %q, want %q in that order", got, want)
 	}
@@ -63,4 +69,43 @@ func TestCloudBuildDecodesStrictlyIntoTheAPITypes(t *testing.T) {
 	}
 	sort.Strings(defined)
 	t.Logf("substitutions: %v", defined)
+	// Cloud Build substitutes $NAME and ${NAME}; a shell's $( or $VAR must
+	// be written $$( and $$VAR, or the build is refused at submit.
+	for i, line := range strings.Split(string(raw), "\n") {
+		if m := regexp.MustCompile(`(^|[^$])\$(\(|[a-z])`).FindString(line); m != "" && !strings.HasPrefix(strings.TrimSpace(line), "#") {
+			t.Errorf("cloudbuild.yaml:%d: unescaped %q for the shell: write $$", i+1, m)
+		}
+	}
+}
+
+// TestCloudBuildPinsItsBuildersAndDeclaresItsImage: builder images carry a
+// version (never latest, never bare), the pushed image is declared under
+// images so Cloud Build records its digest, and the binary is stamped from
+// substitutions, since `gcloud builds submit` uploads no .git.
+func TestCloudBuildPinsItsBuildersAndDeclaresItsImage(t *testing.T) {
+	raw, b := readCloudBuild(t)
+	pinned := regexp.MustCompile(`^[a-z0-9./-]+:[0-9]+\.[0-9]+(\.[0-9]+)?(-[a-z]+)?$|@sha256:[0-9a-f]{64}$`)
+	for _, s := range b.Steps {
+		img := s.Name
+		if strings.HasPrefix(img, "${") {
+			img = b.Substitutions[strings.Trim(img, "${}")]
+		}
+		if !pinned.MatchString(img) {
+			t.Errorf("step %s runs %q, which is not pinned to a version", s.Id, img)
+		}
+	}
+	if len(b.Images) != 1 || !strings.HasSuffix(b.Images[0], ":build-${BUILD_ID}") {
+		t.Fatalf("images: %v; want the one image, tagged build-${BUILD_ID}", b.Images)
+	}
+	if !strings.Contains(string(raw), `docker push "$$repo:build-${BUILD_ID}"`) {
+		t.Error("the push step does not push the image declared under images")
+	}
+	for _, want := range []string{`make build VERSION="$$version" COMMIT="$$commit"`, `commit="${_COMMIT}"; [ -n "$$commit" ] || commit="${COMMIT_SHA}"`} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("the image step does not stamp the binary from substitutions: no %q", want)
+		}
+	}
+	if strings.Contains(string(raw), "allUsers") {
+		t.Error("cloudbuild.yaml grants allUsers; the service disables the invoker check declaratively instead")
+	}
 }

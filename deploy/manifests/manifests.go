@@ -1,0 +1,188 @@
+// Package manifests renders bouncer's manifests for a platform: the Knative
+// Service (the root service.yaml and the overlay deploy/knative or
+// deploy/cloudrun) or the plain Deployment (deploy/kubernetes), with the
+// deployment's own facts added (the image by digest, the runtime service
+// account, the custom policy's volume). It is the one render step: the
+// Makefile, Cloud Build, the e2e providers and the tests all call it,
+// through `go run ./render` in the deploy module.
+package manifests
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
+)
+
+// Platforms are the overlays under deploy/.
+var Platforms = []string{"knative", "cloudrun", "kubernetes"}
+
+// PolicyMount is where a custom policy is mounted; BOUNCER_POLICY names
+// the file in it.
+const (
+	PolicyMount = "/etc/bouncer"
+	PolicyFile  = PolicyMount + "/policy.yaml"
+)
+
+// Options are what a deployment adds to the overlay.
+type Options struct {
+	// Platform is knative, cloudrun or kubernetes.
+	Platform string
+	// Image is the pushed image, best pinned by digest (REPO/bouncer@sha256:...).
+	Image string
+	// ServiceAccount is the runtime identity: on Cloud Run a service
+	// account e-mail (required: the default compute account holds Editor);
+	// on Knative a Kubernetes ServiceAccount name (optional).
+	ServiceAccount string
+	// PolicySecret mounts a custom policy from a secret: on Knative a
+	// Kubernetes Secret with the key policy.yaml; on Cloud Run a Secret
+	// Manager secret, NAME or NAME:VERSION (default latest).
+	PolicySecret string
+	// PolicyConfigMap mounts a custom policy from a ConfigMap with the key
+	// policy.yaml (Knative and plain Kubernetes).
+	PolicyConfigMap string
+}
+
+var imageRef = regexp.MustCompile(`^[a-z0-9][a-z0-9._/:-]*(@sha256:[0-9a-f]{64})?$`)
+
+// Render returns the Service for the platform as YAML. root is the
+// repository's top directory.
+func Render(root string, o Options) ([]byte, error) {
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	// kustomize reads the overlays from an in-memory copy, so rendering
+	// writes nothing beside them.
+	mem := filesys.MakeFsInMemory()
+	files := []string{"service.yaml"}
+	overlay, err := filepath.Glob(filepath.Join(root, "deploy", o.Platform, "*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range overlay {
+		files = append(files, filepath.Join("deploy", o.Platform, filepath.Base(f)))
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			return nil, err
+		}
+		if err := mem.WriteFile("/repo/"+f, data); err != nil {
+			return nil, err
+		}
+	}
+	k, err := o.kustomization()
+	if err != nil {
+		return nil, err
+	}
+	if err := mem.WriteFile("/repo/deploy/.render/kustomization.yaml", k); err != nil {
+		return nil, err
+	}
+	opts := krusty.MakeDefaultOptions()
+	opts.LoadRestrictions = types.LoadRestrictionsNone // service.yaml sits above the overlays
+	res, err := krusty.MakeKustomizer(opts).Run(mem, "/repo/deploy/.render")
+	if err != nil {
+		return nil, fmt.Errorf("kustomize: %w", err)
+	}
+	return res.AsYaml()
+}
+
+func (o Options) check() error {
+	switch o.Platform {
+	case "knative", "cloudrun", "kubernetes":
+	default:
+		return fmt.Errorf("unknown platform %q: want knative, cloudrun or kubernetes", o.Platform)
+	}
+	if !imageRef.MatchString(o.Image) {
+		return fmt.Errorf("--image %q: want an image reference such as REGION-docker.pkg.dev/PROJECT/REPO/bouncer@sha256:DIGEST", o.Image)
+	}
+	if o.PolicySecret != "" && o.PolicyConfigMap != "" {
+		return fmt.Errorf("give --policy-secret or --policy-configmap, not both")
+	}
+	if o.Platform == "cloudrun" {
+		if o.PolicyConfigMap != "" {
+			return fmt.Errorf("--policy-configmap: Cloud Run has no ConfigMaps; use --policy-secret with a Secret Manager secret")
+		}
+		if !strings.HasSuffix(o.ServiceAccount, ".iam.gserviceaccount.com") || strings.Contains(o.ServiceAccount, "-compute@developer.") {
+			return fmt.Errorf("--service-account %q: Cloud Run needs a dedicated service account e-mail "+
+				"(NAME@PROJECT.iam.gserviceaccount.com); the default compute account usually holds Editor", o.ServiceAccount)
+		}
+	}
+	return nil
+}
+
+// kustomization is the overlay on the platform's overlay.
+func (o Options) kustomization() ([]byte, error) {
+	name, pin := o.Image, ""
+	img := map[string]any{"name": "bouncer"}
+	if n, d, ok := strings.Cut(o.Image, "@"); ok {
+		name, pin = n, d
+		img["digest"] = pin
+	} else if i := strings.LastIndex(o.Image, ":"); i > strings.LastIndex(o.Image, "/") {
+		name = o.Image[:i]
+		img["newTag"] = o.Image[i+1:]
+	}
+	img["newName"] = name
+	var ops []map[string]any
+	add := func(path string, value any) { ops = append(ops, map[string]any{"op": "add", "path": path, "value": value}) }
+	if o.ServiceAccount != "" {
+		add("/spec/template/spec/serviceAccountName", o.ServiceAccount)
+	}
+	if vol := o.policyVolume(); vol != nil {
+		mount := map[string]any{"name": "policy", "mountPath": PolicyMount, "readOnly": true}
+		if o.Platform == "kubernetes" {
+			// The Deployment has volumes (its TLS Secret) to append to.
+			add("/spec/template/spec/volumes/-", vol)
+			add("/spec/template/spec/containers/0/volumeMounts/-", mount)
+		} else {
+			add("/spec/template/spec/volumes", []any{vol})
+			add("/spec/template/spec/containers/0/volumeMounts", []any{mount})
+		}
+		add("/spec/template/spec/containers/0/env", []any{map[string]any{"name": "BOUNCER_POLICY", "value": PolicyFile}})
+	}
+	k := map[string]any{
+		"apiVersion": "kustomize.config.k8s.io/v1beta1",
+		"kind":       "Kustomization",
+		"resources":  []string{"../" + o.Platform},
+		"images":     []any{img},
+	}
+	if len(ops) > 0 {
+		patch, err := yaml.Marshal(ops)
+		if err != nil {
+			return nil, err
+		}
+		target := map[string]any{"group": "serving.knative.dev", "kind": "Service", "name": "bouncer"}
+		if o.Platform == "kubernetes" {
+			target = map[string]any{"group": "apps", "kind": "Deployment", "name": "bouncer"}
+		}
+		k["patches"] = []any{map[string]any{"target": target, "patch": string(patch)}}
+	}
+	return yaml.Marshal(k)
+}
+
+// policyVolume is the custom policy's volume, holding the file policy.yaml.
+func (o Options) policyVolume() map[string]any {
+	switch {
+	case o.PolicyConfigMap != "":
+		return map[string]any{"name": "policy", "configMap": map[string]any{"name": o.PolicyConfigMap}}
+	case o.PolicySecret == "":
+		return nil
+	case o.Platform == "cloudrun":
+		// A Secret Manager secret: items name the version and the file
+		// (https://cloud.google.com/run/docs/reference/yaml/v1, volumes).
+		name, version, ok := strings.Cut(o.PolicySecret, ":")
+		if !ok {
+			version = "latest"
+		}
+		return map[string]any{"name": "policy", "secret": map[string]any{"secretName": name,
+			"items": []any{map[string]any{"key": version, "path": "policy.yaml"}}}}
+	default:
+		return map[string]any{"name": "policy", "secret": map[string]any{"secretName": o.PolicySecret}}
+	}
+}
