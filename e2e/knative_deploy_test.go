@@ -57,7 +57,7 @@ func TestDeployKnativeRegistersOnlyAServiceTheAPIServerCanReach(t *testing.T) {
 	before := registeredURL()
 	cases := []struct {
 		name, domain, tls, statusURL, want string
-		registers                         bool
+		registers                          bool
 	}{
 		{"the default cluster-local domain stops it before anything is applied", "_example", "Disabled", "", "the Knative domain is svc.cluster.local", false},
 		{"an external domain without TLS stops it before anything is applied", "run.example.com", "Disabled", "", "knative serves run.example.com over http", false},

@@ -130,7 +130,9 @@ func (o Options) kustomization() ([]byte, error) {
 	}
 	img["newName"] = name
 	var ops []map[string]any
-	add := func(path string, value any) { ops = append(ops, map[string]any{"op": "add", "path": path, "value": value}) }
+	add := func(path string, value any) {
+		ops = append(ops, map[string]any{"op": "add", "path": path, "value": value})
+	}
 	if o.ServiceAccount != "" {
 		add("/spec/template/spec/serviceAccountName", o.ServiceAccount)
 	}

@@ -53,7 +53,9 @@ func newCertSource(certFile, keyFile string, interval time.Duration, log *zap.Lo
 }
 
 // get is the tls.Config's GetCertificate.
-func (s *certSource) get(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.current.Load(), nil }
+func (s *certSource) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return s.current.Load(), nil
+}
 
 // run polls until ctx is done.
 func (s *certSource) run(ctx context.Context) {
