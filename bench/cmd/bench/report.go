@@ -28,6 +28,7 @@ type report struct {
 	inproc    map[string]map[string][3]float64
 	http      []httpRow
 	cold      []coldRow
+	runc      runcRow
 	inittrace []string
 	sizes     []string
 	cp        []cpResult
@@ -258,6 +259,24 @@ func (r *report) markdown() string {
 	w("|---|---|---|")
 	for _, c := range r.cold {
 		w("| %s | %v | %.1f MB |", c.impl, c.median.Round(100*time.Microsecond), float64(c.idleKiB)/1024)
+	}
+	w("")
+	w("### The container image under an OCI runtime")
+	w("")
+	if r.runc.skipped != "" {
+		w("Not measured on this run: %s.", r.runc.skipped)
+	} else {
+		w("bouncer's own image (`make image`: one layer, non-root, read-only root) started by %s, from `runc run` to the", r.runc.runtime)
+		w("first correct answer, median of %d, alternating with the same binary exec'd directly:", r.runc.n)
+		w("")
+		w("| started as | cold start |")
+		w("|---|---|")
+		w("| a runc container | %v |", r.runc.container.Round(100*time.Microsecond))
+		w("| the same binary, exec'd | %v |", r.runc.process.Round(100*time.Microsecond))
+		w("")
+		w("The OCI runtime adds %v (namespaces, the read-only root mount, the user). The container shares the host's", (r.runc.container - r.runc.process).Round(100*time.Microsecond))
+		w("network namespace here; a platform also schedules the Pod, pulls the image and sets up its network, which")
+		w("this does not measure: docs/reliability.md measures a kubelet's Pod start on the node provider.")
 	}
 	w("")
 	for _, s := range r.sizes {

@@ -117,7 +117,9 @@ func (s *server) rssKiB() int {
 
 func client(ca *framework.CA, conns int) *http.Client {
 	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca.PEM)
+	if ca != nil {
+		pool.AppendCertsFromPEM(ca.PEM)
+	}
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, TLSClientConfig: &tls.Config{RootCAs: pool},
 	}}
