@@ -166,7 +166,7 @@ func writeSpec(bundle, imageTar, addr string) error {
 			map[string]any{"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
 		},
 		"linux": map[string]any{
-			"namespaces": []any{map[string]any{"type": "pid"}, map[string]any{"type": "ipc"}, map[string]any{"type": "uts"}, map[string]any{"type": "mount"}},
+			"namespaces":    []any{map[string]any{"type": "pid"}, map[string]any{"type": "ipc"}, map[string]any{"type": "uts"}, map[string]any{"type": "mount"}},
 			"maskedPaths":   []string{"/proc/kcore", "/proc/keys", "/proc/timer_list"},
 			"readonlyPaths": []string{"/proc/sys", "/proc/sysrq-trigger"},
 		},
