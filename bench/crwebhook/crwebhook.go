@@ -92,7 +92,7 @@ func (v *validator) Handle(_ context.Context, req admission.Request) admission.R
 	if err != nil {
 		return admission.Errored(http.StatusBadRequest, err)
 	}
-	if obj == nil || meta.Labels["bouncer.dev/exempt"] == "true" || (req.Operation == "UPDATE" && meta.DeletionTimestamp != nil) {
+	if obj == nil || (req.Operation == "UPDATE" && meta.DeletionTimestamp != nil) {
 		return admission.Allowed("")
 	}
 	var oldPlaces []*map[string]string
@@ -136,7 +136,7 @@ func (m *mutator) Handle(_ context.Context, req admission.Request) admission.Res
 	if err != nil {
 		return admission.Errored(http.StatusBadRequest, err)
 	}
-	if obj == nil || meta.Labels["bouncer.dev/exempt"] == "true" || (req.Operation == "UPDATE" && meta.DeletionTimestamp != nil) {
+	if obj == nil || (req.Operation == "UPDATE" && meta.DeletionTimestamp != nil) {
 		return admission.Allowed("")
 	}
 	if req.Operation == "UPDATE" {

@@ -1,3 +1,5 @@
+//go:build !jsontext
+
 package rawjson
 
 import (

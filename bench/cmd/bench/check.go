@@ -50,7 +50,8 @@ var corpusKinds = []struct {
 // writeCorpus writes n manifests, one a file, cycling through the kinds and
 // ten cases: a blank owner, an owner missing from the last label map (for a
 // Pod: no labels at all), an owner the pattern refuses, environment already
-// set everywhere, an exempt namespace, the exemption label, environment set
+// set everywhere, an exempt namespace, the exemption label on the object
+// itself (no exemption: only a Namespace's label exempts), environment set
 // on the object but not its templates, and three compliant objects that only
 // get environment added. Names are unique because Kyverno names its output
 // files after them.

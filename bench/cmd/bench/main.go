@@ -137,6 +137,35 @@ func run(root, outPath string, reps int, dur time.Duration, starts, rounds, crea
 	rep.commands = append(rep.commands, "cd bench && go test -run '^$' -bench '^BenchmarkReview$' -benchmem -count 6 . | tee new.txt && go tool benchstat new.txt",
 		"cd bench && go test -run '^$' -bench '^BenchmarkReview$/^typical-pod$/^bouncer$' -benchtime 2s -cpuprofile review.prof . && go tool pprof -top -nodecount 12 review.prof")
 
+	// 2b. Choices decided by measurement: rawjson against the Go team's
+	// jsontext in its place (the same API behind a build tag), on whole
+	// reviews, alternating run by run; and the answer written with
+	// encoding/json against the hand-written encoder it replaced.
+	framework.Progress("in-process: rawjson against jsontext, %d alternating runs", count)
+	var nativeOut, jsontextOut strings.Builder
+	for i := 0; i < count; i++ {
+		for _, tags := range []string{"", "jsontext"} {
+			out, err := sh(filepath.Join(root, "bench"), nil, "go", "test", "-tags", tags, "-run", "^$", "-bench", "^BenchmarkReview$/.*/^bouncer$", "-benchmem", "-count", "1", ".")
+			if err != nil {
+				return fmt.Errorf("go test -bench -tags %q: %v\n%s", tags, err, out)
+			}
+			if tags == "" {
+				nativeOut.WriteString(out)
+			} else {
+				jsontextOut.WriteString(out)
+			}
+		}
+	}
+	rep.scanner = [2]map[string]map[string][3]float64{parseBench(nativeOut.String()), parseBench(jsontextOut.String())}
+	encOut, err := sh(root, nil, "go", "test", "-run", "^$", "-bench", "^BenchmarkEncode$", "-benchmem", "-count", strconv.Itoa(count), "./internal/admission")
+	if err != nil {
+		return fmt.Errorf("go test -bench BenchmarkEncode: %v\n%s", err, encOut)
+	}
+	rep.encode = parseEncode(encOut)
+	rep.commands = append(rep.commands,
+		"cd bench && go test [-tags jsontext] -run '^$' -bench '^BenchmarkReview$/.*/^bouncer$' -benchmem -count 1 .   # alternating, count times",
+		"go test -run '^$' -bench '^BenchmarkEncode$' -benchmem -count 6 ./internal/admission")
+
 	// 3. HTTP on loopback.
 	framework.Progress("HTTP on loopback: %d reps of %v per point", reps, dur)
 	typical := all[1]
@@ -297,6 +326,34 @@ func run(root, outPath string, reps int, dur time.Duration, starts, rounds, crea
 		outPath = filepath.Join(root, outPath)
 	}
 	return os.WriteFile(outPath, []byte(text), 0o644)
+}
+
+// encodeLine matches a BenchmarkEncode result.
+var encodeLine = regexp.MustCompile(`^BenchmarkEncode/([a-z]+)/([a-z-]+)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op`)
+
+// parseEncode takes the median ns/op per answer and encoder.
+func parseEncode(out string) map[string]map[string]float64 {
+	vals := map[string]map[string][]float64{}
+	for _, line := range strings.Split(out, "\n") {
+		m := encodeLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		ns, _ := strconv.ParseFloat(m[3], 64)
+		if vals[m[1]] == nil {
+			vals[m[1]] = map[string][]float64{}
+		}
+		vals[m[1]][m[2]] = append(vals[m[1]][m[2]], ns)
+	}
+	res := map[string]map[string]float64{}
+	for a, byEnc := range vals {
+		res[a] = map[string]float64{}
+		for e, v := range byEnc {
+			sort.Float64s(v)
+			res[a][e] = v[len(v)/2]
+		}
+	}
+	return res
 }
 
 // benchLine matches a result; the -N GOMAXPROCS suffix is absent with one CPU.
