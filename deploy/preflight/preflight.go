@@ -16,11 +16,12 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"os/exec"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 )
@@ -105,16 +106,9 @@ func checkKnative(domain, network map[string]string, ownCA bool, externalURL str
 		// checked after the Service is Ready, like Knative's own.
 		return nil
 	}
-	var domains []string
-	for k := range domain {
-		if k != "_example" {
-			domains = append(domains, k)
-		}
-	}
-	sort.Strings(domains)
 	var external []string
-	for _, d := range domains {
-		if !clusterLocal(d) {
+	for _, d := range slices.Sorted(maps.Keys(domain)) {
+		if d != "_example" && !clusterLocal(d) {
 			external = append(external, d)
 		}
 	}

@@ -5,9 +5,10 @@ package verify
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"os"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 
@@ -60,14 +61,12 @@ func TestCloudBuildDecodesStrictlyIntoTheAPITypes(t *testing.T) {
 			t.Errorf("$%s is used but has no default under substitutions", v)
 		}
 	}
-	var defined []string
-	for v := range b.Substitutions {
-		defined = append(defined, v)
+	defined := slices.Sorted(maps.Keys(b.Substitutions))
+	for _, v := range defined {
 		if !used[v] {
 			t.Errorf("substitution %s is defined but never used", v)
 		}
 	}
-	sort.Strings(defined)
 	t.Logf("substitutions: %v", defined)
 	// Cloud Build substitutes $NAME and ${NAME}; a shell's $( or $VAR must
 	// be written $$( and $$VAR, or the build is refused at submit.

@@ -9,10 +9,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand"
 	"os"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 
@@ -601,13 +602,8 @@ func TestTheCompiledPoliciesAgreeWithTheFunctionsOnRandomReviews(t *testing.T) {
 					counts["mutated"]++
 				}
 			}
-			keys := make([]string, 0, len(counts))
-			for k := range counts {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
 			var parts []string
-			for _, k := range keys {
+			for _, k := range slices.Sorted(maps.Keys(counts)) {
 				parts = append(parts, fmt.Sprintf("%s:%d", k, counts[k]))
 			}
 			t.Logf("%d random reviews agree (seed %d): %s", n, seed, strings.Join(parts, " "))

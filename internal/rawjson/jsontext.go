@@ -22,7 +22,6 @@ import (
 // MaxDepth is jsontext's own bound on nesting.
 const MaxDepth = 10000
 
-
 var decoders = sync.Pool{New: func() any {
 	return jsontext.NewDecoder(bytes.NewReader(nil), jsontext.AllowInvalidUTF8(true), jsontext.AllowDuplicateNames(true))
 }}

@@ -159,7 +159,7 @@ func TestExemptionsAreCompiledIntoSelectorsAndConditions(t *testing.T) {
 
 var (
 	sortStrings = cmp.Transformer("sort", func(in []string) []string { return slices.Sorted(slices.Values(in)) })
-	emptyNil = cmp.FilterValues(func(a, b any) bool { return isEmpty(a) && isEmpty(b) }, cmp.Ignore())
+	emptyNil    = cmp.FilterValues(func(a, b any) bool { return isEmpty(a) && isEmpty(b) }, cmp.Ignore())
 )
 
 func isEmpty(v any) bool {
