@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"bouncer.dev/bouncer/internal/policy"
+	"bouncer.dev/bouncer/internal/policy/policytest"
 	admregv1 "k8s.io/api/admissionregistration/v1"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
@@ -17,14 +18,8 @@ import (
 // shape: which objects exist, that they decode strictly, and where each rule
 // of the decision is carried.
 
-func mustParse(t *testing.T, doc string) *policy.Policy {
-	t.Helper()
-	p, err := policy.Parse([]byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
+// mustParse compiles a policy document or fails the test.
+var mustParse = policytest.Parse
 
 func TestTheDefaultPolicyCompilesToOnePolicyPerRuleAndGroupOfKinds(t *testing.T) {
 	objs, err := Build(policy.Default(), 0)

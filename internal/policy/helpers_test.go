@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"bouncer.dev/bouncer/internal/policy"
+	"bouncer.dev/bouncer/internal/policy/policytest"
 	"bouncer.dev/bouncer/internal/rawjson"
 	"bouncer.dev/bouncer/internal/verdict"
 	"github.com/google/go-cmp/cmp"
@@ -25,14 +26,7 @@ type (
 )
 
 // mustParse compiles a policy document or fails the test.
-func mustParse(t *testing.T, doc string) *Policy {
-	t.Helper()
-	p, err := policy.Parse([]byte(doc))
-	if err != nil {
-		t.Fatalf("policy does not parse: %v", err)
-	}
-	return p
-}
+var mustParse = policytest.Parse
 
 // value parses JSON for a request, or gives the absent value for "".
 func value(s string) rawjson.Value {

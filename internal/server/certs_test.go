@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -129,13 +128,7 @@ func TestARotationThroughTheSecretVolumeIsServedWithoutAFailedHandshake(t *testi
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, s, ln, time.Second, zap.NewNop()) }()
+	addr, stopServer := serve(t, s, time.Second, zap.NewNop())
 
 	var ok, failed atomic.Int64
 	var latest atomic.Int64 // the serial the last handshake saw
@@ -153,7 +146,7 @@ func TestARotationThroughTheSecretVolumeIsServedWithoutAFailedHandshake(t *testi
 				default:
 				}
 				// A new connection each time: every request is a full handshake.
-				c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: ca.pool, ServerName: "bouncer"})
+				c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: ca.pool, ServerName: "bouncer"})
 				if err != nil {
 					failed.Add(1)
 					firstErr.CompareAndSwap(nil, err.Error())
@@ -187,8 +180,7 @@ func TestARotationThroughTheSecretVolumeIsServedWithoutAFailedHandshake(t *testi
 	time.Sleep(300 * time.Millisecond)
 	close(stop)
 	wg.Wait()
-	cancel()
-	if err := <-done; err != nil {
+	if err := stopServer(); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("FIGURE certificate rotation: %d rotations through ..data swaps, %d handshakes, %d failed; the new certificate served at most %v after the swap (poll interval %v)",

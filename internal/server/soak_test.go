@@ -2,11 +2,9 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -106,20 +104,14 @@ func TestSoakAtSaturation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- Run(ctx, srv, ln, 10*time.Second, logging.New(io.Discard)) }()
+	addr, stopServer := serve(t, srv, 10*time.Second, logging.New(io.Discard))
 	time.Sleep(100 * time.Millisecond)
 	runtime.GC()
 	baseline := runtime.NumGoroutine()
 	rssStart := rssKiB()
 
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "BOUNCER_LOADGEN=http://"+ln.Addr().String()+"/validate",
+	cmd.Env = append(os.Environ(), "BOUNCER_LOADGEN=http://"+addr+"/validate",
 		fmt.Sprintf("BOUNCER_LOADGEN_DURATION=%ds", secs), "BOUNCER_LOADGEN_CONCURRENCY=64")
 	var out bytes.Buffer
 	cmd.Stdout = &out
@@ -162,8 +154,7 @@ wait:
 	if now > baseline {
 		t.Errorf("goroutines %d after the load, baseline %d: connections leaked", now, baseline)
 	}
-	cancel()
-	if err := <-served; err != nil {
+	if err := stopServer(); err != nil {
 		t.Error(err)
 	}
 	t.Logf("FIGURE soak: %d requests in %ds at concurrency 64 (%.0f/s), 0 errors; goroutines %d before, %d after; RSS %dMiB at start, then %s",

@@ -8,6 +8,7 @@ import (
 
 	"bouncer.dev/bouncer/internal/match"
 	"bouncer.dev/bouncer/internal/policy"
+	"bouncer.dev/bouncer/internal/policy/policytest"
 	"github.com/google/go-cmp/cmp"
 	admregv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -50,14 +51,8 @@ func render(t *testing.T, p *policy.Policy, o Options) (*admregv1.ValidatingWebh
 	return &v, &m
 }
 
-func mustParse(t *testing.T, doc string) *policy.Policy {
-	t.Helper()
-	p, err := policy.Parse([]byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
+// mustParse compiles a policy document or fails the test.
+var mustParse = policytest.Parse
 
 func TestTheRenderedConfigurationsAreWhatTheAPIServerNeeds(t *testing.T) {
 	v, m := render(t, policy.Default(), Options{URL: "https://bouncer.example.com/"})
