@@ -10,6 +10,12 @@ SHELL := bash
 K8S_VERSION   := v1.37.2
 CONTROLPLANE  := $(CURDIR)/.cache/controlplane/$(K8S_VERSION)/bin
 CP_BINARIES   := $(addprefix $(CONTROLPLANE)/,kube-apiserver kube-controller-manager kubectl etcd)
+# The e2e node provider's kubelet and scheduler, from the same module and build.
+NODE_BINARIES := $(addprefix $(CONTROLPLANE)/,kubelet kube-scheduler)
+# cert-manager's controller and CA injector, run as processes by the node provider.
+CERT_MANAGER_VERSION := v1.21.2
+CERT_MANAGER  := $(CURDIR)/.cache/cert-manager/$(CERT_MANAGER_VERSION)
+CM_BINARIES   := $(CERT_MANAGER)/controller $(CERT_MANAGER)/cainjector
 K8S_LDFLAGS   := -s -w -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION) \
                  -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37 \
                  -X k8s.io/component-base/version.gitTreeState=clean
@@ -64,23 +70,38 @@ SOAK_SECONDS ?= 60
 soak: ## Serve at saturation from another process for SOAK_SECONDS (default 60): 0 errors, no goroutine leak, RSS printed.
 	BOUNCER_SOAK_SECONDS=$(SOAK_SECONDS) go test -count=1 -v -run '^TestSoakAtSaturation$$' ./internal/server | grep -E 'FIGURE|^(---|ok|FAIL|PASS)'
 
+E2E_ENV := BOUNCER_CONTROLPLANE=$(CONTROLPLANE) BOUNCER_CERT_MANAGER=$(CERT_MANAGER)
+
 .PHONY: e2e
-e2e: controlplane ## Run the e2e suite against a real control plane, with the webhooks and with the compiled policies.
-	cd e2e && BOUNCER_E2E_ENGINE=webhook BOUNCER_CONTROLPLANE=$(CONTROLPLANE) go test -tags e2e -p 1 -count=1 -timeout 30m -v .
-	cd e2e && BOUNCER_E2E_ENGINE=compiled BOUNCER_CONTROLPLANE=$(CONTROLPLANE) go test -tags e2e -p 1 -count=1 -timeout 30m -v .
+e2e: controlplane node-tools ## Run the e2e suite: local control plane with the webhooks and the compiled policies, then on a real node.
+	cd e2e && BOUNCER_E2E_ENGINE=webhook $(E2E_ENV) go test -tags e2e -p 1 -count=1 -timeout 30m -v .
+	cd e2e && BOUNCER_E2E_ENGINE=compiled $(E2E_ENV) go test -tags e2e -p 1 -count=1 -timeout 30m -v .
+	cd e2e && BOUNCER_E2E_PROVIDER=node $(E2E_ENV) go test -tags e2e -p 1 -count=1 -timeout 40m -v .
 
 .PHONY: controlplane
-controlplane: $(CP_BINARIES) ## Build the pinned control plane once (about 13 minutes cold on 2 cores), cached in .cache/.
+controlplane: $(CP_BINARIES) ## Build the pinned control plane and the node's kubelet and scheduler once (about 20 minutes cold on 2 cores), cached in .cache/.
 
-$(CP_BINARIES) &: e2e/tools/go.mod e2e/tools/go.sum
+.PHONY: node-tools
+node-tools: $(NODE_BINARIES) $(CM_BINARIES) ## Build the node provider's kubelet, scheduler and cert-manager once, cached in .cache/.
+
+$(CP_BINARIES) $(NODE_BINARIES) &: e2e/tools/go.mod e2e/tools/go.sum
 	@mkdir -p $(CONTROLPLANE)
-	@echo "building kube-apiserver, kube-controller-manager, kubectl $(K8S_VERSION) and etcd into $(CONTROLPLANE)"
-	@echo "this happens once per version; expect about 13 minutes on 2 cores"
+	@echo "building kube-apiserver, kube-controller-manager, kubectl, kubelet, kube-scheduler $(K8S_VERSION) and etcd into $(CONTROLPLANE)"
+	@echo "this happens once per version; expect about 20 minutes on 2 cores"
 	@cd e2e/tools && go build -v -trimpath -ldflags '$(K8S_LDFLAGS)' -o $(CONTROLPLANE)/ \
-	    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl ./etcd 2>&1 \
+	    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl \
+	    k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-scheduler ./etcd 2>&1 \
 	  | awk '/^#|: /{print; next} {n++} n%250==0 {printf "  ... %d packages compiled\n", n; fflush()}'
-	@touch $(CP_BINARIES)
+	@touch $(CP_BINARIES) $(NODE_BINARIES)
 	@ls -la $(CONTROLPLANE)
+
+$(CM_BINARIES) &: e2e/tools/certmanager/go.mod e2e/tools/certmanager/go.sum $(wildcard e2e/tools/certmanager/*/main.go)
+	@mkdir -p $(CERT_MANAGER)
+	@echo "building cert-manager $(CERT_MANAGER_VERSION)'s controller and cainjector into $(CERT_MANAGER); once per version, about 5 minutes on 2 cores"
+	@cd e2e/tools/certmanager && go build -v -trimpath -ldflags '-s -w' -o $(CERT_MANAGER)/ ./controller ./cainjector 2>&1 \
+	  | awk '/^#|: /{print; next} {n++} n%100==0 {printf "  ... %d packages compiled\n", n; fflush()}'
+	@touch $(CM_BINARIES)
+	@ls -la $(CERT_MANAGER)
 
 FUZZ_TARGETS := ./internal/admission:FuzzHandler ./internal/policy:FuzzParse ./internal/policy:FuzzMutate
 
@@ -101,7 +122,7 @@ lint: ## gofmt, go vet and staticcheck (pinned in go.mod), for every module.
 	  echo "gofmt: $$n files clean"
 	go vet ./...
 	go tool staticcheck ./...
-	@staticcheck=$$(go tool -n staticcheck); for m in e2e deploy deploy/knativeverify bench; do (cd $$m && go vet -tags e2e ./... && $$staticcheck -tags e2e ./...) || exit 1; done
+	@staticcheck=$$(go tool -n staticcheck); for m in e2e deploy deploy/knativeverify bench e2e/tools/certmanager; do (cd $$m && go vet -tags e2e ./... && $$staticcheck -tags e2e ./...) || exit 1; done
 
 .PHONY: webhookconfig
 webhookconfig: build ## Regenerate each webhookconfig/*.yaml with the command on its first line.

@@ -147,5 +147,21 @@ func decisionsFor(t *testing.T, ns, name string) []framework.Decision {
 
 func pod(name string, labels map[string]string) string {
 	l, _ := json.Marshal(labels)
-	return fmt.Sprintf(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":%q,"labels":%s},"spec":{"containers":[{"name":"c","image":"registry.k8s.io/pause:3.10"}]}}`, name, l)
+	return fmt.Sprintf(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":%q,"labels":%s},"spec":{"containers":%s}}`, name, l, containers())
+}
+
+// images are what test Pods run: nothing runs them on the local provider;
+// on the node provider they must already be there, since no registry can
+// be reached, so they are the pause image built and imported offline.
+func images() (current, next, pullPolicy string) {
+	if env.Node != nil {
+		return framework.PauseImage, framework.PauseImageNext, "Never"
+	}
+	return "registry.k8s.io/pause:3.10", "registry.k8s.io/pause:3.10.1", "IfNotPresent"
+}
+
+// containers is a Pod spec's containers, as JSON.
+func containers() string {
+	img, _, pull := images()
+	return fmt.Sprintf(`[{"name":"c","image":%q,"imagePullPolicy":%q}]`, img, pull)
 }

@@ -3,7 +3,9 @@
 // The end-to-end suite: a real kube-apiserver calls bouncer's functions, real
 // controllers create objects through them, and kubectl shows what a user
 // sees. Run it with `make e2e`. BOUNCER_E2E_PROVIDER picks the cluster:
-// local (default: processes on this machine), kind, or existing.
+// local (default: the control plane as processes on this machine), node
+// (the same with a real kubelet and containerd, bouncer deployed as Pods),
+// kind, or existing.
 package e2e
 
 import (
@@ -47,7 +49,18 @@ func run(m *testing.M) int {
 		return 1
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	cleanup := func() { cancel(); framework.StopAll(); _ = os.RemoveAll(work) }
+	cleanup := func() {
+		cancel()
+		if env != nil && env.Close != nil {
+			env.Close()
+		}
+		framework.StopAll()
+		if os.Getenv("BOUNCER_E2E_KEEP") != "" {
+			fmt.Fprintln(os.Stderr, "e2e: BOUNCER_E2E_KEEP is set: the logs stay in", work)
+			return
+		}
+		_ = os.RemoveAll(work)
+	}
 	defer cleanup()
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
@@ -58,23 +71,34 @@ func run(m *testing.M) int {
 		provider = "local"
 	}
 	start := time.Now()
+	binDir := os.Getenv("BOUNCER_CONTROLPLANE")
+	if binDir == "" {
+		binDir = filepath.Join(root, ".cache", "controlplane", "v1.37.2", "bin")
+	}
+	e2ePolicy := filepath.Join(root, "testdata", "policies", "e2e.yaml")
 	switch provider {
 	case "local":
-		binDir := os.Getenv("BOUNCER_CONTROLPLANE")
-		if binDir == "" {
-			binDir = filepath.Join(root, ".cache", "controlplane", "v1.37.2", "bin")
+		env, err = framework.Local(ctx, root, work, binDir, e2ePolicy)
+	case "node":
+		if reason := framework.NodeUnavailable(); reason != "" {
+			fmt.Println("e2e (node provider): skipped:", reason)
+			return 0
 		}
-		env, err = framework.Local(ctx, root, work, binDir, filepath.Join(root, "testdata", "policies", "e2e.yaml"))
+		cmDir := os.Getenv("BOUNCER_CERT_MANAGER")
+		if cmDir == "" {
+			cmDir = filepath.Join(root, ".cache", "cert-manager", "v1.21.2")
+		}
+		env, err = framework.Node(ctx, root, work, binDir, cmDir, e2ePolicy)
 	case "kind":
 		if reason := framework.KindUnavailable(); reason != "" {
 			fmt.Println("e2e (kind provider): skipped:", reason)
 			return 0
 		}
-		env, err = framework.Kind(ctx, root, work, filepath.Join(root, "testdata", "policies", "e2e.yaml"))
+		env, err = framework.Kind(ctx, root, work, e2ePolicy)
 	case "existing":
 		env, err = framework.Existing(work, root)
 	default:
-		err = fmt.Errorf("unknown BOUNCER_E2E_PROVIDER %q: want local, kind or existing", provider)
+		err = fmt.Errorf("unknown BOUNCER_E2E_PROVIDER %q: want local, node, kind or existing", provider)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: setting up the", provider, "provider:", err)

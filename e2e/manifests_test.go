@@ -23,7 +23,7 @@ func workload(kind, name string, withOwner map[string]bool) string {
 		return string(b)
 	}
 	app := map[string]string{"app": name}
-	containers := `[{"name":"c","image":"registry.k8s.io/pause:3.10"}]`
+	containers := containers()
 	podTemplate := func(place string, restart string) string {
 		return fmt.Sprintf(`{"metadata":{"labels":%s},"spec":{"restartPolicy":%q,"containers":%s}}`, labels(place, app), restart, containers)
 	}

@@ -64,7 +64,8 @@ func name(obj map[string]any) string {
 // actAsKubelet marks every Pod in ns Ready through pods/status, as a
 // kubelet does when its containers start, until stop is closed: there is no
 // kubelet on the local provider, and a rollout waits for available Pods.
-// These are ordinary status writes, which change no label.
+// These are ordinary status writes, which change no label. On the node
+// provider the kubelet does this itself.
 func actAsKubelet(t *testing.T, ns string, stop chan struct{}) *sync.WaitGroup {
 	t.Helper()
 	var wg sync.WaitGroup
@@ -111,9 +112,11 @@ func TestALegacyDeploymentRollsOutWithoutAReplicaSetStorm(t *testing.T) {
 	legacy := strings.Replace(workload("Deployment", "web", map[string]bool{"metadata.labels": false, "spec.template.metadata.labels": false}),
 		`"replicas":0`, `"replicas":2,"strategy":{"rollingUpdate":{"maxSurge":1,"maxUnavailable":0}}`, 1)
 	mustCreate(t, ns, legacy)
-	stop := make(chan struct{})
-	kubelet := actAsKubelet(t, ns, stop)
-	defer func() { close(stop); kubelet.Wait() }()
+	if env.Node == nil {
+		stop := make(chan struct{})
+		kubelet := actAsKubelet(t, ns, stop)
+		defer func() { close(stop); kubelet.Wait() }()
+	}
 	eventually(t, 90*time.Second, "the legacy Deployment is available", func() error {
 		d := get(t, ns, "deployment", "web")
 		st, _ := d["status"].(map[string]any)
@@ -127,7 +130,8 @@ func TestALegacyDeploymentRollsOutWithoutAReplicaSetStorm(t *testing.T) {
 	}
 	labelExempt(t, ns, false)
 
-	out, errOut, err := env.K("-n", ns, "set", "image", "deployment/web", "c=registry.k8s.io/pause:3.10.1")
+	_, next, _ := images()
+	out, errOut, err := env.K("-n", ns, "set", "image", "deployment/web", "c="+next)
 	if err != nil {
 		t.Fatalf("kubectl set image was refused: %s", errOut)
 	}
@@ -164,7 +168,7 @@ func TestALegacyDeploymentRollsOutWithoutAReplicaSetStorm(t *testing.T) {
 	}
 	var newRS map[string]any
 	for _, rs := range rss {
-		if strings.Contains(fmt.Sprint(rs["spec"]), "pause:3.10.1") {
+		if strings.Contains(fmt.Sprint(rs["spec"]), next) {
 			newRS = rs
 		}
 	}

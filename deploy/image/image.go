@@ -33,11 +33,17 @@ const (
 // epoch is every timestamp in the image, for a reproducible digest.
 var epoch = time.Unix(0, 0).UTC()
 
-// Build returns the image for a static linux binary.
+// Build returns bouncer's image for its static linux binary.
 func Build(binary []byte, arch string, labels map[string]string) (v1.Image, error) {
+	return BuildBinary(binary, arch, labels, BinaryPath, []string{BinaryPath, "serve"}, NonRoot)
+}
+
+// BuildBinary returns the image of one static linux binary at path, run as
+// entrypoint by user: the same builder makes the e2e suite's pause image.
+func BuildBinary(binary []byte, arch string, labels map[string]string, path string, entrypoint []string, user string) (v1.Image, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	hdr := &tar.Header{Name: BinaryPath[1:], Mode: 0o555, Size: int64(len(binary)), ModTime: epoch, Typeflag: tar.TypeReg, Format: tar.FormatPAX}
+	hdr := &tar.Header{Name: path[1:], Mode: 0o555, Size: int64(len(binary)), ModTime: epoch, Typeflag: tar.TypeReg, Format: tar.FormatPAX}
 	if err := tw.WriteHeader(hdr); err != nil {
 		return nil, err
 	}
@@ -55,7 +61,7 @@ func Build(binary []byte, arch string, labels map[string]string) (v1.Image, erro
 	}
 	img, err := mutate.Append(mutate.MediaType(empty.Image, types.OCIManifestSchema1), mutate.Addendum{
 		Layer:     layer,
-		History:   v1.History{Created: v1.Time{Time: epoch}, CreatedBy: "bouncer deploy/image: " + BinaryPath},
+		History:   v1.History{Created: v1.Time{Time: epoch}, CreatedBy: "bouncer deploy/image: " + path},
 		MediaType: types.OCILayer,
 	})
 	if err != nil {
@@ -68,12 +74,14 @@ func Build(binary []byte, arch string, labels map[string]string) (v1.Image, erro
 	}
 	cf = cf.DeepCopy()
 	cf.OS, cf.Architecture, cf.Created = "linux", arch, v1.Time{Time: epoch}
-	cf.Config.User = NonRoot
-	cf.Config.Entrypoint = []string{BinaryPath, "serve"}
+	cf.Config.User = user
+	cf.Config.Entrypoint = entrypoint
 	cf.Config.Cmd = nil
 	cf.Config.WorkingDir = "/"
 	cf.Config.Labels = labels
-	cf.Config.ExposedPorts = map[string]struct{}{"8080/tcp": {}}
+	if path == BinaryPath {
+		cf.Config.ExposedPorts = map[string]struct{}{"8080/tcp": {}}
+	}
 	return mutate.ConfigFile(img, cf)
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/google"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
@@ -22,6 +23,7 @@ func run(args []string) error {
 	digestFile := fs.String("digest-file", "", "write the pushed image's name@digest here, for the render step")
 	version := fs.String("version", "", "org.opencontainers.image.version label")
 	revision := fs.String("revision", "", "org.opencontainers.image.revision label")
+	pause := fs.Bool("pause", false, "build a pause image of the binary instead (/pause as its entrypoint, uid 65535), for the e2e node provider's sandboxes")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -39,7 +41,14 @@ func run(args []string) error {
 	if *revision != "" {
 		labels["org.opencontainers.image.revision"] = *revision
 	}
-	img, err := Build(bin, *arch, labels)
+	build := Build
+	if *pause {
+		build = func(b []byte, arch string, l map[string]string) (v1.Image, error) {
+			return BuildBinary(b, arch, l, "/pause", []string{"/pause"}, "65535:65535")
+		}
+		labels["org.opencontainers.image.title"] = "bouncer e2e pause"
+	}
+	img, err := build(bin, *arch, labels)
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,9 @@ type Env struct {
 	// Service, when set, is the in-cluster Service NAMESPACE/NAME that the
 	// configurations reference instead of URL.
 	Service string
+	// InjectCAFrom, when set, is the cert-manager Certificate whose CA the
+	// CA injector keeps in the configurations, instead of CABundle.
+	InjectCAFrom string
 	// PolicyFile is the policy the deployment runs ("" for the default).
 	PolicyFile string
 	Policy     *policy.Policy
@@ -39,9 +42,13 @@ type Env struct {
 	Logs func() ([]byte, error)
 	// Bouncer is the process, where the suite runs it; nil otherwise.
 	Bouncer *Bouncer
-	// CA and ControlPlane are set by the local provider.
+	// CA and ControlPlane are set by the local and node providers.
 	CA           *CA
 	ControlPlane *ControlPlane
+	// Node is set by the node provider.
+	Node *NodeInfo
+	// Close, when set, stops what StopAll cannot (containers), first.
+	Close func()
 }
 
 // Kubectl runs kubectl against the cluster.
@@ -60,7 +67,10 @@ func (e *Env) RenderWebhooks(url string, timeout int) (string, error) {
 	if e.Service != "" && url == e.URL {
 		args = []string{"webhookconfig", "--service", e.Service, "--timeout", strconv.Itoa(timeout)}
 	}
-	if e.CABundle != "" {
+	switch {
+	case e.InjectCAFrom != "" && url == e.URL:
+		args = append(args, "--inject-ca-from", e.InjectCAFrom)
+	case e.CABundle != "":
 		args = append(args, "--ca-bundle", e.CABundle)
 	}
 	if e.PolicyFile != "" {

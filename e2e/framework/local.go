@@ -53,8 +53,9 @@ func FreePort() (int, error) {
 }
 
 // StartLocal starts the control plane from the binaries in binDir. etcd
-// keeps its data on tmpfs (/dev/shm) where available.
-func StartLocal(ctx context.Context, binDir, dir string, progress func(string, ...any)) (*ControlPlane, error) {
+// keeps its data on tmpfs (/dev/shm) where available. apiserverArgs are
+// added to the API server's flags.
+func StartLocal(ctx context.Context, binDir, dir string, progress func(string, ...any), apiserverArgs ...string) (*ControlPlane, error) {
 	for _, b := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kubectl"} {
 		if _, err := os.Stat(filepath.Join(binDir, b)); err != nil {
 			return nil, fmt.Errorf("%s is not built in %s: run `make controlplane` (or `make e2e`, which builds it)", b, binDir)
@@ -112,14 +113,14 @@ func StartLocal(ctx context.Context, binDir, dir string, progress func(string, .
 	cp.AuditLog = filepath.Join(dir, "audit.log")
 	cp.Server = fmt.Sprintf("https://127.0.0.1:%d", apiPort)
 	progress("starting kube-apiserver on %s", cp.Server)
-	p, err = Start("kube-apiserver", dir, filepath.Join(binDir, "kube-apiserver"), nil,
-		"--etcd-servers="+etcdURL, fmt.Sprintf("--secure-port=%d", apiPort), "--bind-address=127.0.0.1",
+	args := []string{"--etcd-servers=" + etcdURL, fmt.Sprintf("--secure-port=%d", apiPort), "--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none", "--service-cluster-ip-range=10.0.0.0/24",
-		"--authorization-mode=RBAC", "--token-auth-file="+tokens, "--tls-cert-file="+cert, "--tls-private-key-file="+key,
-		"--cert-dir="+filepath.Join(dir, "apiserver-certs"),
-		"--service-account-issuer=https://kubernetes.default.svc", "--service-account-key-file="+saPub,
-		"--service-account-signing-key-file="+saKey, "--disable-admission-plugins=ServiceAccount", "--profiling=false",
-		"--audit-policy-file="+auditPolicyFile, "--audit-log-path="+cp.AuditLog, "--audit-log-format=json")
+		"--authorization-mode=RBAC", "--token-auth-file=" + tokens, "--tls-cert-file=" + cert, "--tls-private-key-file=" + key,
+		"--cert-dir=" + filepath.Join(dir, "apiserver-certs"),
+		"--service-account-issuer=https://kubernetes.default.svc", "--service-account-key-file=" + saPub,
+		"--service-account-signing-key-file=" + saKey, "--disable-admission-plugins=ServiceAccount", "--profiling=false",
+		"--audit-policy-file=" + auditPolicyFile, "--audit-log-path=" + cp.AuditLog, "--audit-log-format=json"}
+	p, err = Start("kube-apiserver", dir, filepath.Join(binDir, "kube-apiserver"), nil, append(args, apiserverArgs...)...)
 	if err != nil {
 		return nil, err
 	}
