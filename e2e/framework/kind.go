@@ -33,8 +33,9 @@ func firstLine(s string) string {
 	return s
 }
 
-// Kind creates a kind cluster, loads the offline-built image, deploys bouncer
-// in-cluster from deploy/kubernetes with a generated certificate, and
+// Kind creates a kind cluster, loads the offline-built image, installs
+// cert-manager and deploys bouncer by the README's plain-Kubernetes path
+// (make deploy-kubernetes CERT_MANAGER=1), as the node provider does, and
 // returns the Env for it. The cluster is deleted when ctx ends.
 func Kind(ctx context.Context, root, work, policyFile string) (*Env, error) {
 	name := fmt.Sprintf("bouncer-e2e-%d", os.Getpid())
@@ -61,31 +62,25 @@ func Kind(ctx context.Context, root, work, policyFile string) (*Env, error) {
 	if err := step(5*time.Minute, "kind", "load", "image-archive", image, "--name", name); err != nil {
 		return nil, err
 	}
-	ca, err := NewCA(work)
-	if err != nil {
-		return nil, err
-	}
-	svc := "bouncer.bouncer-system.svc"
-	cert, key, err := ca.Serving(work, "bouncer-incluster", svc, svc+".cluster.local")
-	if err != nil {
-		return nil, err
-	}
 	kubectl, err := exec.LookPath("kubectl")
 	if err != nil {
 		return nil, err
 	}
+	// cert-manager as kind users install it, from its release manifest
+	// (kind's nodes pull its images), then bouncer by the README's
+	// plain-Kubernetes path, exactly as the node provider deploys it.
 	for _, args := range [][]string{
-		{"apply", "-f", filepath.Join(root, "deploy", "kubernetes", "namespace.yaml")},
-		{"-n", "bouncer-system", "create", "secret", "tls", "bouncer-tls", "--cert", cert, "--key", key},
-		{"-n", "bouncer-system", "create", "configmap", "bouncer-policy", "--from-file=policy.yaml=" + policyFile},
-		{"apply", "-k", filepath.Join(root, "deploy", "kubernetes")},
-		{"-n", "bouncer-system", "set", "image", "deployment/bouncer", "bouncer=bouncer.dev/bouncer:e2e"},
-		{"-n", "bouncer-system", "set", "env", "deployment/bouncer", "BOUNCER_POLICY=/etc/bouncer/policy.yaml"},
-		{"-n", "bouncer-system", "rollout", "status", "deployment/bouncer", "--timeout=180s"},
+		{"apply", "-f", "https://github.com/cert-manager/cert-manager/releases/download/v1.21.2/cert-manager.yaml"},
+		{"-n", "cert-manager", "rollout", "status", "deployment/cert-manager", "--timeout=300s"},
+		{"-n", "cert-manager", "rollout", "status", "deployment/cert-manager-cainjector", "--timeout=300s"},
+		{"-n", "cert-manager", "rollout", "status", "deployment/cert-manager-webhook", "--timeout=300s"},
 	} {
-		if err := step(4*time.Minute, kubectl, args...); err != nil {
+		if err := step(6*time.Minute, kubectl, args...); err != nil {
 			return nil, err
 		}
+	}
+	if err := step(10*time.Minute, "make", "-C", root, "deploy-kubernetes", "IMAGE="+BouncerImage, "CERT_MANAGER=1", "POLICY="+policyFile, "KUBECTL="+kubectl); err != nil {
+		return nil, err
 	}
 	bin, err := BuildBouncer(root, work)
 	if err != nil {
@@ -99,6 +94,6 @@ func Kind(ctx context.Context, root, work, policyFile string) (*Env, error) {
 		}
 		return []byte(out), nil
 	}
-	return &Env{Provider: "kind", Kubectl: kubectl, Kubeconfig: kc, URL: "https://" + svc, Service: "bouncer-system/bouncer", CABundle: ca.CertPEM,
-		PolicyFile: policyFile, BouncerBin: bin, WorkDir: work, Logs: logs, CA: ca}, nil
+	return &Env{Provider: "kind", Kubectl: kubectl, Kubeconfig: kc, URL: "https://bouncer.bouncer-system.svc", Service: "bouncer-system/bouncer",
+		InjectCAFrom: "bouncer-system/bouncer", PolicyFile: policyFile, BouncerBin: bin, WorkDir: work, Logs: logs}, nil
 }
