@@ -103,7 +103,7 @@ $(CM_BINARIES) &: e2e/tools/certmanager/go.mod e2e/tools/certmanager/go.sum $(wi
 	@touch $(CM_BINARIES)
 	@ls -la $(CERT_MANAGER)
 
-FUZZ_TARGETS := ./internal/admission:FuzzHandler ./internal/policy:FuzzParse ./internal/policy:FuzzMutate
+FUZZ_TARGETS := ./internal/admission:FuzzHandler ./internal/policy:FuzzParse ./internal/policy:FuzzMutate ./internal/rawjson:FuzzAgainstEncodingJSON ./internal/text:FuzzClip
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 30s); crashers land in testdata/fuzz as regression cases.
