@@ -402,15 +402,23 @@ func TestScalingFromZeroOpensAMeasuredWindow(t *testing.T) {
 	first, last, _ := load.WrongWindow()
 	failOpen1, _ := env.FailOpenCount()
 	lastAfterScale := last.Sub(scaled)
-	t.Logf("FIGURE scale from zero on the node: %d writes at 5/s; %d failed open (the API server counted %v fail-opens: validate and mutate each), from %v before the scale-up to %v after it; the Pod from create to Ready %v (from the scale command %v); the last write that failed open came %v after Ready",
+	t.Logf("FIGURE scale from zero on the node: %d writes at 5/s; %d failed open (the API server counted %v fail-opens: validate and mutate each), from %v before the scale-up to %v after it; the Pod from create to Ready %v (from the scale command %v); the last write that failed open came %s",
 		load.Writes.Load(), load.Wrong.Load(), failOpen1-failOpen0, scaled.Sub(first).Round(10*time.Millisecond), lastAfterScale.Round(10*time.Millisecond),
-		ready.Sub(created).Round(10*time.Millisecond), ready.Sub(scaled).Round(10*time.Millisecond), last.Sub(ready).Round(10*time.Millisecond))
+		ready.Sub(created).Round(10*time.Millisecond), ready.Sub(scaled).Round(10*time.Millisecond), relative(last.Sub(ready), "Ready"))
 	if load.Wrong.Load() == 0 || failOpen1 == failOpen0 {
 		t.Errorf("no write failed open with bouncer at zero replicas: the measurement measured nothing")
 	}
 	if lastAfterScale > time.Minute {
 		t.Errorf("writes still failed open %v after the scale-up", lastAfterScale)
 	}
+}
+
+// relative says "d after what", or "-d before what".
+func relative(d time.Duration, what string) string {
+	if d < 0 {
+		return (-d).Round(10*time.Millisecond).String() + " before " + what
+	}
+	return d.Round(10*time.Millisecond).String() + " after " + what
 }
 
 func base64Decode(s string) ([]byte, error) { return base64.StdEncoding.DecodeString(s) }
