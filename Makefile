@@ -14,8 +14,8 @@ CP_BINARIES   := $(addprefix $(CONTROLPLANE)/,kube-apiserver kube-controller-man
 NODE_BINARIES := $(addprefix $(CONTROLPLANE)/,kubelet kube-scheduler)
 # cert-manager's controller and CA injector, run as processes by the node provider.
 CERT_MANAGER_VERSION := v1.21.2
-CERT_MANAGER  := $(CURDIR)/.cache/cert-manager/$(CERT_MANAGER_VERSION)
-CM_BINARIES   := $(CERT_MANAGER)/controller $(CERT_MANAGER)/cainjector
+CERT_MANAGER_DIR := $(CURDIR)/.cache/cert-manager/$(CERT_MANAGER_VERSION)
+CM_BINARIES   := $(CERT_MANAGER_DIR)/controller $(CERT_MANAGER_DIR)/cainjector
 K8S_LDFLAGS   := -s -w -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION) \
                  -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37 \
                  -X k8s.io/component-base/version.gitTreeState=clean
@@ -62,15 +62,15 @@ unit: ## Run the unit, golden and process tests, fuzz seeds (race detector), the
 	go test -race -count=1 ./...
 	cd deploy && go test -count=1 ./...
 	cd deploy/knativeverify && go test -count=1 ./...
-	cd e2e && go test -count=1 -v ./agreement/ | grep -E 'FIGURE|agree|^(---|ok|FAIL|PASS)'
+	cd e2e && go test -count=1 -v ./agreement/ 2>&1 | grep -E 'FIGURE|agree|^(---|ok|FAIL|PASS|panic)|\.go:[0-9]+'
 
 SOAK_SECONDS ?= 60
 
 .PHONY: soak
 soak: ## Serve at saturation from another process for SOAK_SECONDS (default 60): 0 errors, no goroutine leak, RSS printed.
-	BOUNCER_SOAK_SECONDS=$(SOAK_SECONDS) go test -count=1 -v -run '^TestSoakAtSaturation$$' ./internal/server | grep -E 'FIGURE|^(---|ok|FAIL|PASS)'
+	BOUNCER_SOAK_SECONDS=$(SOAK_SECONDS) go test -count=1 -v -run '^TestSoakAtSaturation$$' ./internal/server 2>&1 | grep -E 'FIGURE|^(---|ok|FAIL|PASS|panic)|\.go:[0-9]+'
 
-E2E_ENV := BOUNCER_CONTROLPLANE=$(CONTROLPLANE) BOUNCER_CERT_MANAGER=$(CERT_MANAGER)
+E2E_ENV := BOUNCER_CONTROLPLANE=$(CONTROLPLANE) BOUNCER_CERT_MANAGER=$(CERT_MANAGER_DIR)
 
 .PHONY: e2e
 e2e: controlplane node-tools ## Run the e2e suite: local control plane with the webhooks and the compiled policies, then on a real node.
@@ -96,12 +96,12 @@ $(CP_BINARIES) $(NODE_BINARIES) &: e2e/tools/go.mod e2e/tools/go.sum
 	@ls -la $(CONTROLPLANE)
 
 $(CM_BINARIES) &: e2e/tools/certmanager/go.mod e2e/tools/certmanager/go.sum $(wildcard e2e/tools/certmanager/*/main.go)
-	@mkdir -p $(CERT_MANAGER)
-	@echo "building cert-manager $(CERT_MANAGER_VERSION)'s controller and cainjector into $(CERT_MANAGER); once per version, about 5 minutes on 2 cores"
-	@cd e2e/tools/certmanager && go build -v -trimpath -ldflags '-s -w' -o $(CERT_MANAGER)/ ./controller ./cainjector 2>&1 \
+	@mkdir -p $(CERT_MANAGER_DIR)
+	@echo "building cert-manager $(CERT_MANAGER_VERSION)'s controller and cainjector into $(CERT_MANAGER_DIR); once per version, about 5 minutes on 2 cores"
+	@cd e2e/tools/certmanager && go build -v -trimpath -ldflags '-s -w' -o $(CERT_MANAGER_DIR)/ ./controller ./cainjector 2>&1 \
 	  | awk '/^#|: /{print; next} {n++} n%100==0 {printf "  ... %d packages compiled\n", n; fflush()}'
 	@touch $(CM_BINARIES)
-	@ls -la $(CERT_MANAGER)
+	@ls -la $(CERT_MANAGER_DIR)
 
 FUZZ_TARGETS := ./internal/admission:FuzzHandler ./internal/policy:FuzzParse ./internal/policy:FuzzMutate ./internal/rawjson:FuzzAgainstEncodingJSON ./internal/text:FuzzClip
 
@@ -144,7 +144,7 @@ deploy-cloudrun: ## Test, build, push and deploy to Cloud Run with Cloud Build (
 .PHONY: deploy-knative
 deploy-knative: build ## Deploy IMAGE (by digest) as a Knative Service, check it is reachable, register the webhooks (CA_BUNDLE, POLICY, KNATIVE_URL).
 	@test -n '$(IMAGE)' || { echo "set IMAGE=REGISTRY/bouncer@sha256:..."; exit 2; }
-	cd deploy && go run ./preflight knative --kubectl '$(KUBECTL)' $(if $(CA_BUNDLE),--ca-bundle '$(abspath $(CA_BUNDLE))') $(if $(KNATIVE_URL),--url '$(KNATIVE_URL)')
+	cd deploy && go run ./preflight knative --kubectl "$$(command -v '$(KUBECTL)')" $(if $(CA_BUNDLE),--ca-bundle '$(abspath $(CA_BUNDLE))') $(if $(KNATIVE_URL),--url '$(KNATIVE_URL)')
 	$(KUBECTL) apply -f deploy/kubernetes/namespace.yaml
 	$(if $(POLICY),$(KUBECTL) -n bouncer-system create secret generic bouncer-policy --from-file=policy.yaml='$(POLICY)' --dry-run=client -o yaml | $(KUBECTL) apply -f -)
 	cd deploy && go run ./render --platform knative --image '$(IMAGE)' $(if $(POLICY),--policy-secret bouncer-policy) | $(KUBECTL) apply -f -
@@ -163,14 +163,17 @@ deploy-kubernetes: build ## Deploy IMAGE as a plain Deployment and register the 
 	$(if $(POLICY),$(KUBECTL) -n bouncer-system create configmap bouncer-policy --from-file=policy.yaml='$(POLICY)' --dry-run=client -o yaml | $(KUBECTL) apply -f -)
 	cd deploy && go run ./render --platform kubernetes --image '$(IMAGE)' $(if $(POLICY),--policy-configmap bouncer-policy) | $(KUBECTL) apply -f -
 	$(KUBECTL) -n bouncer-system rollout status deployment/bouncer --timeout=180s
-	bin/bouncer webhookconfig --service bouncer-system/bouncer $(if $(CERT_MANAGER),--inject-ca-from bouncer-system/bouncer,--ca-bundle '$(CA_BUNDLE)') \
+	bin/bouncer webhookconfig --service bouncer-system/bouncer $(if $(CERT_MANAGER),--inject-ca-from bouncer-system/bouncer-ca,--ca-bundle '$(CA_BUNDLE)') \
 	  $(if $(POLICY),--policy '$(POLICY)') | $(KUBECTL) apply -f -
 
 .PHONY: uninstall
 uninstall: ## Remove bouncer: the webhook configurations first (admission stops at once), then the service.
 	$(KUBECTL) delete validatingwebhookconfiguration bouncer-validate --ignore-not-found
 	$(KUBECTL) delete mutatingwebhookconfiguration bouncer-mutate --ignore-not-found
-	$(KUBECTL) delete validatingadmissionpolicy,validatingadmissionpolicybinding,mutatingadmissionpolicy,mutatingadmissionpolicybinding -l app.kubernetes.io/managed-by=bouncer-compile --ignore-not-found
+	@# Each kind on its own: a cluster before 1.36 serves no MutatingAdmissionPolicy at all.
+	@for kind in validatingadmissionpolicybindings validatingadmissionpolicies mutatingadmissionpolicybindings mutatingadmissionpolicies; do \
+	  if $(KUBECTL) api-resources -o name | grep -qx "$$kind.admissionregistration.k8s.io"; then \
+	    $(KUBECTL) delete $$kind -l app.kubernetes.io/managed-by=bouncer-compile --ignore-not-found; fi; done
 	$(KUBECTL) delete namespace bouncer-system --ignore-not-found
 
 .PHONY: kyverno
@@ -189,4 +192,4 @@ bench: controlplane kyverno ## Run every benchmark side by side (about 20 minute
 
 .PHONY: clean
 clean: ## Remove bin/ (keeps the cached control plane; rm -rf .cache to drop it).
-	rm -rf bin deploy/.render.*
+	rm -rf bin
