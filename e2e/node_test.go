@@ -271,18 +271,37 @@ func TestCertificatesRotateUnderLoadWithoutFailingOpen(t *testing.T) {
 		}
 		return nil
 	})
-	caServed := rotateLeaf("the leaf under the renewed CA", serial(t, "bouncer-tls", "tls.crt"))
+	// The injector reads the CA Certificate, so the bundle changes before
+	// any leaf does: for a while the API server verifies the leaf signed by
+	// the old CA certificate against the new one. Same key, same subject, so
+	// it must verify; the load keeps running through that window.
+	caRenewed := time.Now()
 	eventually(t, 2*time.Minute, "the CA injector writes the renewed CA into the configurations", func() error {
 		if _, b := caPool(t); b == bundle0 {
 			return fmt.Errorf("caBundle unchanged")
 		}
 		return nil
 	})
+	bundleFollowed := time.Since(caRenewed)
+	wrongBefore, writesBefore := load.Wrong.Load()+load.Errors.Load(), load.Writes.Load()
+	roots, _ := caPool(t)
+	for p, s := range servedSerials(t, roots) {
+		if strings.HasPrefix(s, "error") {
+			t.Errorf("%s: the leaf from before the CA renewal does not verify against the renewed CA: %s", p, s)
+		}
+	}
+	time.Sleep(15 * time.Second)
+	if n := load.Wrong.Load() + load.Errors.Load() - wrongBefore; n != 0 {
+		t.Errorf("%d writes failed while the old leaf was verified against the renewed CA", n)
+	}
+	oldLeafWrites := load.Writes.Load() - writesBefore
+	caServed := rotateLeaf("the leaf under the renewed CA", serial(t, "bouncer-tls", "tls.crt"))
 	time.Sleep(3 * time.Second)
 	load.Stop()
 	first, _, msg := load.WrongWindow()
-	t.Logf("FIGURE certificate rotation on the node: %d writes in %v, %d wrong verdicts, %d without an answer; leaf renewal served %v after the Secret changed, leaf under the renewed CA %v",
-		load.Writes.Load(), time.Since(start).Round(time.Second), load.Wrong.Load(), load.Errors.Load(), leafServed.Round(time.Second), caServed.Round(time.Second))
+	t.Logf("FIGURE certificate rotation on the node: %d writes in %v, %d wrong verdicts, %d without an answer; leaf renewal served %v after the Secret changed; caBundle followed the CA renewal in %v, then %d writes verified the old leaf against the renewed CA; leaf under the renewed CA served %v after the Secret changed",
+		load.Writes.Load(), time.Since(start).Round(time.Second), load.Wrong.Load(), load.Errors.Load(), leafServed.Round(time.Second),
+		bundleFollowed.Round(time.Second), oldLeafWrites, caServed.Round(time.Second))
 	if load.Wrong.Load() != 0 || load.Errors.Load() != 0 {
 		t.Errorf("%d wrong verdicts (first at %v: %s), %d writes without an answer", load.Wrong.Load(), first, msg, load.Errors.Load())
 	}

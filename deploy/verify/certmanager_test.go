@@ -42,13 +42,45 @@ func TestTheServingCertificateComesFromACAChainThatKeepsItsKey(t *testing.T) {
 	if obj(ca, "spec", "privateKey")["rotationPolicy"] != "Never" {
 		t.Errorf("the CA's rotationPolicy is %v: a renewal with a new key would leave the old leaves unverifiable", obj(ca, "spec", "privateKey")["rotationPolicy"])
 	}
-	mk, err := os.ReadFile("../../Makefile")
+	// The injector must read the CA Certificate itself: a leaf's Secret
+	// carries the CA only as of the leaf's last issue, so after a CA renewal
+	// the bundle would lag until the next leaf renewal.
+	want := "--inject-ca-from " + obj(ca, "metadata")["namespace"].(string) + "/" + obj(ca, "metadata")["name"].(string)
+	out := makeDryRun(t, "deploy-kubernetes", "IMAGE=example.com/bouncer@sha256:0", "CERT_MANAGER=1")
+	if !strings.Contains(out, want) {
+		t.Errorf("make deploy-kubernetes CERT_MANAGER=1 does not render the configurations with %q:\n%s", want, out)
+	}
+	if !strings.Contains(out, "kubectl apply -f deploy/kubernetes/cert-manager/") {
+		t.Errorf("make deploy-kubernetes CERT_MANAGER=1 does not apply the certificates:\n%s", out)
+	}
+}
+
+// TestWithoutCertManagerTheDeployUsesTheGivenBundle: the CA_BUNDLE path must
+// neither apply cert-manager objects (their CRDs are absent) nor annotate the
+// configurations for an injector that is not there.
+func TestWithoutCertManagerTheDeployUsesTheGivenBundle(t *testing.T) {
+	out := makeDryRun(t, "deploy-kubernetes", "IMAGE=example.com/bouncer@sha256:0", "CA_BUNDLE=/tmp/ca.crt")
+	if !strings.Contains(out, "--ca-bundle '/tmp/ca.crt'") {
+		t.Errorf("make deploy-kubernetes CA_BUNDLE=/tmp/ca.crt does not render the configurations with the bundle:\n%s", out)
+	}
+	for _, bad := range []string{"cert-manager/", "--inject-ca-from"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("make deploy-kubernetes CA_BUNDLE=... runs %q:\n%s", bad, out)
+		}
+	}
+}
+
+// makeDryRun prints what make would run for target, without running it.
+func makeDryRun(t *testing.T, target string, vars ...string) string {
+	t.Helper()
+	// KUBECTL is pinned so that a caller's own setting cannot change the text.
+	cmd := exec.Command("make", append([]string{"-n", target, "KUBECTL=kubectl"}, vars...)...)
+	cmd.Dir = "../.."
+	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("make -n %s %v: %v\n%s", target, vars, err, out)
 	}
-	if !strings.Contains(string(mk), "--inject-ca-from bouncer-system/bouncer") {
-		t.Error("make deploy-kubernetes does not have the CA injector keep caBundle current")
-	}
+	return string(out)
 }
 
 // TestLintRefusesToPassOnNothing: `gcloud builds submit` uploads no .git,

@@ -95,5 +95,5 @@ func Kind(ctx context.Context, root, work, policyFile string) (*Env, error) {
 		return []byte(out), nil
 	}
 	return &Env{Provider: "kind", Kubectl: kubectl, Kubeconfig: kc, URL: "https://bouncer.bouncer-system.svc", Service: "bouncer-system/bouncer",
-		InjectCAFrom: "bouncer-system/bouncer", PolicyFile: policyFile, BouncerBin: bin, WorkDir: work, Logs: logs}, nil
+		InjectCAFrom: "bouncer-system/bouncer-ca", PolicyFile: policyFile, BouncerBin: bin, WorkDir: work, Logs: logs}, nil
 }

@@ -109,7 +109,7 @@ func Node(ctx context.Context, root, work, binDir, certManagerDir, policyFile st
 		return nil, err
 	}
 	env := &Env{Provider: "node", Kubectl: filepath.Join(binDir, "kubectl"), Kubeconfig: cp.Kubeconfig,
-		URL: "https://bouncer.bouncer-system.svc", Service: "bouncer-system/bouncer", InjectCAFrom: "bouncer-system/bouncer",
+		URL: "https://bouncer.bouncer-system.svc", Service: "bouncer-system/bouncer", InjectCAFrom: "bouncer-system/bouncer-ca",
 		PolicyFile: policyFile, BouncerBin: bin, WorkDir: work, CA: cp.CA, ControlPlane: cp}
 	node := &NodeInfo{Name: "bouncer-e2e-node", IP: ip}
 	env.Node = node
