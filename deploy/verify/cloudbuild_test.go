@@ -108,3 +108,30 @@ func TestCloudBuildPinsItsBuildersAndDeclaresItsImage(t *testing.T) {
 		t.Error("cloudbuild.yaml grants allUsers; the service disables the invoker check declaratively instead")
 	}
 }
+
+// TestCloudBuildServesAndCompilesOnePolicyVersion: Cloud Run resolves a
+// secret's "latest" when each instance starts, and the webhooks step reads
+// the policy again to compile its exemptions into the configurations. Both
+// must name the one version resolved once, or a secret updated during (or
+// after) the build gives the service and the configurations two policies.
+func TestCloudBuildServesAndCompilesOnePolicyVersion(t *testing.T) {
+	_, b := readCloudBuild(t)
+	steps := map[string]string{}
+	for _, s := range b.Steps {
+		steps[s.Id] = strings.Join(s.Args, " ")
+	}
+	for _, c := range []struct{ step, want string }{
+		{"runtime-account", `gcloud secrets versions describe latest --secret="${_POLICY_SECRET}" --format='value(name.basename())' > /workspace/policy.version`},
+		{"render", `--policy-secret "${_POLICY_SECRET}:$$(cat /workspace/policy.version)"`},
+		{"webhooks", `gcloud secrets versions access "$$(cat /workspace/policy.version)"`},
+	} {
+		if !strings.Contains(steps[c.step], c.want) {
+			t.Errorf("step %s does not use the pinned policy version: no %q", c.step, c.want)
+		}
+	}
+	for id, args := range steps {
+		if strings.Contains(args, "versions access latest") {
+			t.Errorf("step %s reads the policy's latest version, which may differ from the one deployed", id)
+		}
+	}
+}
