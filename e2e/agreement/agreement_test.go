@@ -491,8 +491,14 @@ func randomObject(rng *rand.Rand, k kindInfo) map[string]any {
 			}
 			if len(k.parents) > 0 && rng.Intn(2) == 0 {
 				p := k.parents[rng.Intn(len(k.parents))]
-				cur["ownerReferences"] = []any{map[string]any{"apiVersion": p[0], "kind": p[1], "name": "parent-1", "uid": "u-1",
+				refs := []any{map[string]any{"apiVersion": p[0], "kind": p[1], "name": "parent-1", "uid": "u-1",
 					"controller": rng.Intn(5) != 0}}
+				// Sometimes a second controller, which names none in both engines.
+				if rng.Intn(8) == 0 {
+					q := k.parents[rng.Intn(len(k.parents))]
+					refs = append(refs, map[string]any{"apiVersion": q[0], "kind": q[1], "name": "parent-2", "uid": "u-2", "controller": true})
+				}
+				cur["ownerReferences"] = refs
 			}
 		}
 		if l := randomLabels(rng); l != nil {

@@ -205,7 +205,8 @@ func ownedBy(g group, parents func(*policy.Kind) []policy.GroupKind) string {
 			refs = append(refs, refIs(gk))
 		}
 		if len(refs) > 0 {
-			alts = append(alts, "("+requestIs(k)+" && "+controllerRef+".exists(r, "+strings.Join(refs, " || ")+"))")
+			// size() == 1: two controllers name none, as in the functions.
+			alts = append(alts, "("+requestIs(k)+" && "+controllerRef+".size() == 1 && "+controllerRef+".exists(r, "+strings.Join(refs, " || ")+"))")
 		}
 	}
 	return strings.Join(alts, " || ")

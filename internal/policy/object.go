@@ -94,13 +94,18 @@ func ReadObject(v rawjson.Value, k *Kind, field string) (*Object, error) {
 
 // Controller returns the object's controller reference, or nil. Anyone may
 // write an ownerReference, so it is a fact about the object, never a
-// credential: the decision pairs it with the request's user.
+// credential: the decision pairs it with the request's user. Two or more
+// references with controller set name no controller: the API server refuses
+// such an object ("Only one reference can have Controller set to true"), so
+// none of them may soften the decision, and the compiled policy reads them
+// the same way.
 func (o *Object) Controller() (*OwnerRef, error) {
 	if o.ownerRefs.IsAbsent() {
 		return nil, nil
 	}
 	where := o.field + ".metadata.ownerReferences"
 	var found *OwnerRef
+	controllers := 0
 	ok, err := o.ownerRefs.Elements(func(i int, ref rawjson.Value) error {
 		var apiVersion, kind, name string
 		var controller bool
@@ -120,7 +125,8 @@ func (o *Object) Controller() (*OwnerRef, error) {
 		if !ok || err != nil {
 			return &ObjectError{where + "[" + strconv.Itoa(i) + "]", "must be an object with unique fields"}
 		}
-		if controller && found == nil {
+		if controller {
+			controllers++
 			group, _, cut := strings.Cut(apiVersion, "/")
 			if !cut {
 				group = "" // "v1": the core group
@@ -131,6 +137,9 @@ func (o *Object) Controller() (*OwnerRef, error) {
 	})
 	if !ok {
 		return nil, &ObjectError{where, "must be an array, got " + o.ownerRefs.Kind().String()}
+	}
+	if controllers != 1 {
+		return nil, err
 	}
 	return found, err
 }

@@ -26,6 +26,7 @@ const (
 	// Made by the ReplicaSet controller: a controller ownerReference.
 	podOfRS        = `{"apiVersion":"v1","kind":"Pod","metadata":{"generateName":"web-69c6f74b8b-","labels":{"app":"web"},"ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"web-69c6f74b8b","uid":"u","controller":true,"blockOwnerDeletion":true}]},"spec":{}}`
 	podOfRSNotCtl  = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","labels":{"app":"web"},"ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"web-69c6f74b8b","uid":"u"}]},"spec":{}}`
+	podOfTwoCtls   = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","labels":{"app":"web"},"ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"web-69c6f74b8b","uid":"u","controller":true},{"apiVersion":"v1","kind":"ConfigMap","name":"c","uid":"v","controller":true}]},"spec":{}}`
 	podOfConfigMap = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","labels":{"app":"web"},"ownerReferences":[{"apiVersion":"v1","kind":"ConfigMap","name":"c","uid":"u","controller":true}]},"spec":{}}`
 	rsOfDeploy     = `{"apiVersion":"apps/v1","kind":"ReplicaSet","metadata":{"name":"web-69c6f74b8b","labels":{"app":"web"},"ownerReferences":[{"apiVersion":"apps/v1","kind":"Deployment","name":"web","uid":"u","controller":true}]},"spec":{"template":{"metadata":{"labels":{"app":"web"}}}}}`
 	jobOfCron      = `{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"nightly-29","ownerReferences":[{"apiVersion":"batch/v1","kind":"CronJob","name":"nightly","uid":"u","controller":true}]},"spec":{"template":{"metadata":{"labels":{"owner":"a"}}}}}`
@@ -162,6 +163,8 @@ rules:
 		{"a person who writes the controller ownerReference by hand gets the ordinary verdict", def, review(Create, "", "Pod", podOfRS, ""),
 			denied(`Pod with generateName "web-69c6f74b8b-" in namespace "shop" was denied by bouncer: [require-owner] missing label "owner" at metadata.labels`)},
 		{"a controller's object without a controller ownerReference gets the ordinary verdict", def, as(rsController, review(Create, "", "Pod", podOfRSNotCtl, "")),
+			denied(`Pod "web" in namespace "shop" was denied by bouncer: [require-owner] missing label "owner" at metadata.labels`)},
+		{"an object with two controller references has no controller, as the API server refuses it, and gets the ordinary verdict", def, as(rsController, review(Create, "", "Pod", podOfTwoCtls, "")),
 			denied(`Pod "web" in namespace "shop" was denied by bouncer: [require-owner] missing label "owner" at metadata.labels`)},
 		{"a controller's object owned by a kind that makes no such children gets the ordinary verdict", def, as(rsController, review(Create, "", "Pod", podOfConfigMap, "")),
 			denied(`Pod "web" in namespace "shop" was denied by bouncer: [require-owner] missing label "owner" at metadata.labels`)},
