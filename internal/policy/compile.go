@@ -254,10 +254,17 @@ func compileSelector(errs *fieldErrs, field string, s *metav1.LabelSelector) (*m
 	return s, sel
 }
 
+// ReservedRuleName may name no rule: an audit rule's annotation is keyed by
+// its name, and this key already records inherited violations.
+const ReservedRuleName = "inherited-violation"
+
 func compileRule(errs *fieldErrs, field string, rs spec.Rule, known map[string]*Kind) *Rule {
 	r := &Rule{Name: rs.Name, Action: Action(rs.Action), kindSet: map[*Kind]bool{}}
 	if msgs := validation.IsDNS1123Label(rs.Name); len(msgs) > 0 {
 		errs.add(field+".name", "must be a lowercase name such as require-owner: %s", strings.Join(msgs, "; "))
+	}
+	if rs.Name == ReservedRuleName {
+		errs.add(field+".name", "%q is reserved: it keys the audit annotation on objects a controller made from a failing template", rs.Name)
 	}
 	switch r.Action {
 	case "":

@@ -51,6 +51,7 @@ func TestParseRejectsBadPoliciesNamingTheField(t *testing.T) {
 		{"an invalid default value is named", head + "rules: [{name: a, kinds: [Pod], defaults: {env: \"not valid!\"}}]\n", `rules[0].defaults.env: "not valid!" is not a label value`},
 		{"a rule with nothing to do is refused", head + "rules: [{name: a, kinds: [Pod]}]\n", "rules[0]: a rule needs require, defaults or both"},
 		{"duplicate rule names are refused", head + "rules: [{name: a, kinds: [Pod], require: [{key: k1}]}, {name: a, kinds: [Pod], require: [{key: k2}]}]\n", `rules[1].name: duplicate rule name "a"`},
+		{"the rule name that keys inherited violations is reserved", head + "rules: [{name: inherited-violation, action: audit, kinds: [Pod], require: [{key: x}]}]\n", `rules[0].name: "inherited-violation" is reserved`},
 		{"a rule name that cannot be an annotation key is refused", head + "rules: [{name: Require Owner, kinds: [Pod], require: [{key: x}]}]\n", "rules[0].name: must be a lowercase name"},
 		{"a default its own policy would deny is refused", head + "rules: [{name: a, kinds: [Pod], require: [{key: env, pattern: \"prod|dev\"}]}, {name: b, kinds: [Pod], defaults: {env: staging}}]\n", `rules[1].defaults.env: default "staging" does not match rules[0].require[0].pattern`},
 		{"an empty object selector, which would exempt everything, is refused", head + "exemptions: {objectSelector: {}}\nrules: [{name: a, kinds: [Pod], require: [{key: x}]}]\n", "exemptions.objectSelector: must not be empty"},

@@ -27,8 +27,9 @@ const (
 // InheritedAnnotation is the audit annotation on an object a built-in
 // controller made for a parent whose template breaks the policy. Its value
 // names the parent and the creator; the API server records it under
-// validate.bouncer.dev/inherited-violation.
-const InheritedAnnotation = "inherited-violation"
+// validate.bouncer.dev/inherited-violation. Audit rules' annotations are
+// keyed by rule name, so the policy reserves this name.
+const InheritedAnnotation = policy.ReservedRuleName
 
 // Answer is the response to one review.
 type Answer struct {
