@@ -485,9 +485,14 @@ func randomObject(rng *rand.Rand, k kindInfo) map[string]any {
 		}
 		if i == 0 {
 			cur["name"] = "obj"
-			if rng.Intn(5) == 0 {
+			switch rng.Intn(10) {
+			case 0, 1:
 				delete(cur, "name")
 				cur["generateName"] = "obj-"
+			case 2:
+				// Neither: the API server refuses it on CREATE, after
+				// mutating admission has seen it.
+				delete(cur, "name")
 			}
 			if len(k.parents) > 0 && rng.Intn(2) == 0 {
 				p := k.parents[rng.Intn(len(k.parents))]

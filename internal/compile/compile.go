@@ -173,7 +173,7 @@ func meta(name string) metav1.ObjectMeta {
 }
 
 // targetExpr names the object as the functions' messages do.
-const targetExpr = `request.kind.kind + (object.metadata.?name.orValue("") != "" ? " \"" + object.metadata.name + "\"" : " with generateName \"" + object.metadata.?generateName.orValue("") + "\"") + (request.namespace != "" ? " in namespace \"" + request.namespace + "\"" : "")`
+const targetExpr = `request.kind.kind + (object.metadata.?name.orValue("") != "" ? " \"" + object.metadata.name + "\"" : object.metadata.?generateName.orValue("") != "" ? " with generateName \"" + object.metadata.generateName + "\"" : " (unnamed)") + (request.namespace != "" ? " in namespace \"" + request.namespace + "\"" : "")`
 
 // controllerRef is the object's controller ownerReference, if any.
 const controllerRef = `object.metadata.?ownerReferences.orValue([]).filter(r, r.?controller.orValue(false))`
