@@ -93,6 +93,15 @@ func TestCheckExitCodes(t *testing.T) {
 		{"-o json prints file names as they are", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n", []string{"check", "-", "-o", "json"}, exitViolations, `"file": "<stdin>"`, ""},
 		{"a Pod in a Namespace of the input labelled exempt is exempt", "apiVersion: v1\nkind: Namespace\nmetadata: {name: migr, labels: {bouncer.dev/exempt: \"true\"}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: migr}\n", []string{"check", "-"}, exitOK, "0 denied", ""},
 		{"a policy with an object-label exemption warns who can bypass it", "apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {owner: a}}\n", []string{"check", "--policy", "../../testdata/policies/object-label-exemption.yaml", "-"}, exitOK, "0 denied", "warning: policy ../../testdata/policies/object-label-exemption.yaml: exemptions.objectSelector: anyone who may create or update"},
+		{"a controller-made Pod from kubectl get is judged as its controller made it: admitted with a warning naming the parent",
+			"apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: web-1, labels: {owner: a}}\nspec: {template: {metadata: {labels: {app: web}}}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: web-1-x, labels: {app: web}, ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-1, uid: u, controller: true}]}\n",
+			[]string{"check", "-"}, exitViolations, `Pod default/web-1-x: warn require-owner: missing label "owner" at metadata.labels (inherited from ReplicaSet "web-1")`, ""},
+		{"a Pod whose ownerReference is no controller gets the ordinary verdict",
+			"apiVersion: v1\nkind: Pod\nmetadata: {name: p, ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-1, uid: u}]}\n",
+			[]string{"check", "-"}, exitViolations, `Pod default/p: deny require-owner`, ""},
+		{"a Namespace's name label is there as the API server sets it, for selectors on it",
+			"apiVersion: v1\nkind: Namespace\nmetadata: {name: legacy}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: legacy}\n",
+			[]string{"check", "--policy", write("byname.yaml", "apiVersion: bouncer.dev/v1\nkind: Policy\nexemptions: {namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: legacy}}}\nrules: [{name: require-owner, kinds: [Pod], require: [{key: owner}]}]\n"), "-"}, exitOK, "0 denied", ""},
 		{"--help shows an example and exits 0", "", []string{"check", "--help"}, exitOK, "", "Example:\n  kubectl get namespaces,pods"},
 	}
 	for _, tt := range tests {

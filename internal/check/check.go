@@ -43,6 +43,9 @@ type Finding struct {
 	Problem  string `json:"problem"`
 	Message  string `json:"message"`
 	Existing bool   `json:"existing,omitempty"`
+	// Inherited is true when a controller made the object from a parent's
+	// template: the cluster admits it with a warning, so it counts as one.
+	Inherited bool `json:"inherited,omitempty"`
 }
 
 // Checker holds the policy and the namespace given to namespaceless objects.
@@ -70,6 +73,11 @@ type header struct {
 		GenerateName string            `json:"generateName"`
 		Namespace    string            `json:"namespace"`
 		Labels       map[string]string `json:"labels"`
+		// Only whether a reference is the controller matters here; the
+		// decision reads the references itself.
+		OwnerReferences []struct {
+			Controller bool `json:"controller"`
+		} `json:"ownerReferences"`
 	} `json:"metadata"`
 }
 
@@ -80,10 +88,14 @@ func (c *Checker) Judge(objs []Object) ([]Result, error) {
 	nsLabels := map[string]map[string]string{}
 	for _, o := range objs {
 		if o.header.Kind == "Namespace" && o.header.APIVersion == "v1" {
-			l := o.header.Metadata.Labels
-			if l == nil {
-				l = map[string]string{}
+			l := map[string]string{}
+			for k, v := range o.header.Metadata.Labels {
+				l[k] = v
 			}
+			// The API server sets this label on every Namespace (and keeps
+			// it equal to the name), so selectors may use it; a manifest
+			// written by hand rarely carries it.
+			l[namespaceNameLabel] = o.header.Metadata.Name
 			nsLabels[o.header.Metadata.Name] = l
 		}
 	}
@@ -98,8 +110,14 @@ func (c *Checker) Judge(objs []Object) ([]Result, error) {
 	return out, nil
 }
 
+// namespaceNameLabel is the label the API server gives every Namespace.
+const namespaceNameLabel = "kubernetes.io/metadata.name"
+
 // judge decides one object as a CREATE, exactly as the API server's chain
-// of bouncer's webhooks would.
+// of bouncer's webhooks would. An object with a controller ownerReference
+// (a Pod or ReplicaSet from `kubectl get -o yaml`) is judged as created by
+// the first controller identity of the policy: that is who creates it in a
+// cluster, and the decision then applies its controller rule.
 func (c *Checker) judge(o Object, nsLabels map[string]map[string]string) (Result, error) {
 	h := o.header
 	group, version, ok := strings.Cut(h.APIVersion, "/")
@@ -121,6 +139,15 @@ func (c *Checker) judge(o Object, nsLabels map[string]map[string]string) (Result
 	}
 	req := &policy.Request{UID: "bouncer-check", Group: group, Version: version, Kind: h.Kind,
 		Operation: policy.Create, Namespace: ns, Name: h.Metadata.Name, Object: obj, NamespaceLabels: nsLabels[ns]}
+	controllers := 0
+	for _, ref := range h.Metadata.OwnerReferences {
+		if ref.Controller {
+			controllers++
+		}
+	}
+	if controllers == 1 && len(c.Policy.Controllers) > 0 {
+		req.User = c.Policy.Controllers[0]
+	}
 	chain, err := c.Policy.Admit(req)
 	if err != nil {
 		return r, fmt.Errorf("%s: document %d: %w", o.File, o.Document, err)
@@ -135,8 +162,14 @@ func (c *Checker) judge(o Object, nsLabels map[string]map[string]string) (Result
 	}
 	r.Violations = v.Violations
 	for _, x := range v.Violations {
-		r.Findings = append(r.Findings, Finding{Rule: x.Rule, Action: string(x.Action), Place: x.Place, Key: x.Key,
-			Problem: string(x.Problem), Message: x.Detail(), Existing: x.Existing})
+		f := Finding{Rule: x.Rule, Action: string(x.Action), Place: x.Place, Key: x.Key,
+			Problem: string(x.Problem), Message: x.Detail(), Existing: x.Existing, Inherited: x.Inherited}
+		if x.Inherited && v.Parent != nil {
+			// The cluster admits it with a warning that names the parent.
+			f.Action = string(policy.Warn)
+			f.Message += " (inherited from " + v.Parent.String() + ")"
+		}
+		r.Findings = append(r.Findings, f)
 	}
 	for _, d := range []policy.Decision{m, v} {
 		if d.Unreadable != nil {
