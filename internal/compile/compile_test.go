@@ -164,3 +164,29 @@ func TestOnlyAndRefusals(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// Each condition costs CEL evaluation on every write the policy matches, and
+// the API server refuses two of one name; one that repeats another is waste.
+func TestNoMatchConditionRepeatsAnother(t *testing.T) {
+	for _, c := range []struct{ name, selector string }{
+		{"an object selector of one requirement", `{matchLabels: {bouncer.dev/exempt: "true"}}`},
+		{"an object selector of several requirements", `{matchLabels: {bouncer.dev/exempt: "true", team: infra}}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := mustParse(t, "apiVersion: bouncer.dev/v1\nkind: Policy\nexemptions: {objectSelector: "+c.selector+"}\n"+
+				"rules: [{name: require-owner, kinds: [Pod], require: [{key: owner}]}]\n")
+			objs, err := Build(p, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			vap := find[*admregv1.ValidatingAdmissionPolicy](t, objs, "bouncer-require-owner-pods")
+			seen := map[string]string{}
+			for _, m := range vap.Spec.MatchConditions {
+				if other, ok := seen[m.Expression]; ok {
+					t.Errorf("conditions %s and %s are the same expression: %s", other, m.Name, m.Expression)
+				}
+				seen[m.Expression] = m.Name
+			}
+		})
+	}
+}

@@ -178,7 +178,10 @@ func RuleConditions(r *policy.Rule) []admregv1.MatchCondition {
 // deleted, whose finalizer removal must never be blocked.
 func Skips(p *policy.Policy) []admregv1.MatchCondition {
 	var out []admregv1.MatchCondition
-	if s := p.Exempt.ObjectSelector; s != nil {
+	// A selector of several requirements is already a condition on the new
+	// object in Of (not-exempt-object); only the single requirement, which
+	// Of turns into an objectSelector, needs this one.
+	if s := p.Exempt.ObjectSelector; s != nil && len(Requirements(s)) == 1 {
 		out = append(out, admregv1.MatchCondition{Name: "not-exempt-new-object",
 			Expression: "!(" + SelectorCEL("object", Requirements(s)) + ")"})
 	}
