@@ -57,9 +57,11 @@ func Compile(f *spec.Policy) (*Policy, error) {
 	if f.AllowExistingViolations != nil {
 		p.AllowExistingViolations = *f.AllowExistingViolations
 	}
-	p.Controllers = spec.DefaultControllers
+	// Copies: the policy is shared by every request, and its lists must not
+	// alias the spec's default or the caller's document.
+	p.Controllers = slices.Clone(spec.DefaultControllers)
 	if f.Controllers != nil {
-		p.Controllers = *f.Controllers
+		p.Controllers = slices.Clone(*f.Controllers)
 	}
 	p.controllers = map[string]bool{}
 	for i, c := range p.Controllers {

@@ -74,15 +74,6 @@ var builtinKinds = []Kind{
 	}},
 }
 
-// BuiltinKinds returns the names of the kinds bouncer knows without declaration.
-func BuiltinKinds() []string {
-	out := make([]string, len(builtinKinds))
-	for i := range builtinKinds {
-		out[i] = builtinKinds[i].Kind
-	}
-	return out
-}
-
 // identityFields are read from metadata besides the label places.
 var identityFields = []string{"metadata", "name", "generateName", "namespace", "deletionTimestamp", "labels",
 	"ownerReferences", "apiVersion", "kind", "controller"}
@@ -106,6 +97,3 @@ func (k *Kind) finish() {
 
 // GroupKind returns the kind's group and name.
 func (k *Kind) GroupKind() GroupKind { return GroupKind{k.Group, k.Kind} }
-
-// TemplatePaths returns the kind's label paths without the object's own.
-func (k *Kind) TemplatePaths() []string { return k.Paths[1:] }

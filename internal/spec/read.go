@@ -54,7 +54,11 @@ func Read(data []byte) (*Policy, error) {
 	if err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return nil, fmt.Errorf("%s: must be %s, got %s", pathAt(js, te.Offset), describe(te.Type), te.Value)
+			where := pathAt(js, te.Offset)
+			if where == "" {
+				where = "the document" // the whole document is of the wrong type
+			}
+			return nil, fmt.Errorf("%s: must be %s, got %s", where, describe(te.Type), te.Value)
 		}
 		return nil, fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "json: "))
 	}

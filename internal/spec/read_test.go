@@ -19,6 +19,7 @@ func TestReadRefusesWhatItCannotReadNamingWhere(t *testing.T) {
 		{"a wrong type deep in a later rule is named by its index", head + "rules: [{name: a, kinds: [Pod], require: [{key: x}]}, {name: b, kinds: [Pod], require: [{key: 7}]}]\n", `rules[1].require[0].key: must be a string, got number`},
 		{"a boolean setting given a string is named", head + "allowExistingViolations: \"yes\"\n" + rule, `allowExistingViolations: must be true or false, got string`},
 		{"a second YAML document is refused with the count", head + rule + "---\n" + head + rule, `2 YAML documents: a policy file holds exactly one`},
+		{"a document that is a list, not an object, is named as the document", "- a\n- b\n", `the document: must be an object, got array`},
 		{"three documents are counted", head + rule + "---\n" + head + rule + "---\n" + head + rule, `3 YAML documents`},
 		{"a JSON policy with a wrong type is named the same way", `{"apiVersion":"bouncer.dev/v1","kind":"Policy","rules":[{"name":"a","kinds":["Pod"],"defaults":{"env":true}}]}`, `rules[0].defaults.env: must be a string, got bool`},
 	}
