@@ -8,12 +8,16 @@
 package manifests
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 
+	goyaml "go.yaml.in/yaml/v3"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -77,7 +81,27 @@ func Render(root string, o Options) ([]byte, error) {
 			return nil, err
 		}
 	}
-	k, err := o.kustomization()
+	// Two passes: the policy's volume, mount and variable are appended to
+	// lists the overlay may already hold (the Deployment mounts its TLS
+	// Secret), and a JSON patch that adds a whole list would replace them. The
+	// first pass, without the policy, tells which lists are there.
+	plain := o
+	plain.PolicySecret, plain.PolicyConfigMap = "", ""
+	res, err := run(mem, plain, nil)
+	if err != nil || o.policyVolume() == nil {
+		return res, err
+	}
+	present, err := lists(res, o.target())
+	if err != nil {
+		return nil, err
+	}
+	return run(mem, o, present)
+}
+
+// run renders the overlay with o's additions, present naming the lists
+// (JSON pointers) the workload already has.
+func run(mem filesys.FileSystem, o Options, present map[string]bool) ([]byte, error) {
+	k, err := o.kustomization(present)
 	if err != nil {
 		return nil, err
 	}
@@ -91,6 +115,65 @@ func Render(root string, o Options) ([]byte, error) {
 		return nil, fmt.Errorf("kustomize: %w", err)
 	}
 	return res.AsYaml()
+}
+
+// The lists the policy adds to, as JSON pointers into the workload.
+const (
+	volumesPath = "/spec/template/spec/volumes"
+	mountsPath  = "/spec/template/spec/containers/0/volumeMounts"
+	envPath     = "/spec/template/spec/containers/0/env"
+)
+
+// lists reports which of the lists the policy adds to the rendered workload
+// already holds.
+func lists(rendered []byte, target map[string]any) (map[string]bool, error) {
+	dec := goyaml.NewDecoder(bytes.NewReader(rendered))
+	for {
+		var doc map[string]any
+		if err := dec.Decode(&doc); err == io.EOF {
+			return nil, fmt.Errorf("the rendering holds no %v %v", target["kind"], target["name"])
+		} else if err != nil {
+			return nil, err
+		}
+		meta, _ := doc["metadata"].(map[string]any)
+		if doc["kind"] != target["kind"] || meta["name"] != target["name"] {
+			continue
+		}
+		present := map[string]bool{}
+		for _, p := range []string{volumesPath, mountsPath, envPath} {
+			if l, ok := at(doc, strings.Split(p, "/")[1:]).([]any); ok && len(l) > 0 {
+				present[p] = true
+			}
+		}
+		return present, nil
+	}
+}
+
+// at follows a JSON pointer's segments through maps and lists.
+func at(v any, segs []string) any {
+	for _, s := range segs {
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[s]
+		case []any:
+			i, err := strconv.Atoi(s)
+			if err != nil || i < 0 || i >= len(x) {
+				return nil
+			}
+			v = x[i]
+		default:
+			return nil
+		}
+	}
+	return v
+}
+
+// target is the workload the deployment's facts patch.
+func (o Options) target() map[string]any {
+	if o.Platform == "kubernetes" {
+		return map[string]any{"group": "apps", "kind": "Deployment", "name": "bouncer"}
+	}
+	return map[string]any{"group": "serving.knative.dev", "kind": "Service", "name": "bouncer"}
 }
 
 func (o Options) check() error {
@@ -117,8 +200,9 @@ func (o Options) check() error {
 	return nil
 }
 
-// kustomization is the overlay on the platform's overlay.
-func (o Options) kustomization() ([]byte, error) {
+// kustomization is the overlay on the platform's overlay. present names the
+// lists the workload already holds, which are appended to.
+func (o Options) kustomization(present map[string]bool) ([]byte, error) {
 	name, pin := o.Image, ""
 	img := map[string]any{"name": "bouncer"}
 	if n, d, ok := strings.Cut(o.Image, "@"); ok {
@@ -136,17 +220,17 @@ func (o Options) kustomization() ([]byte, error) {
 	if o.ServiceAccount != "" {
 		add("/spec/template/spec/serviceAccountName", o.ServiceAccount)
 	}
-	if vol := o.policyVolume(); vol != nil {
-		mount := map[string]any{"name": "policy", "mountPath": PolicyMount, "readOnly": true}
-		if o.Platform == "kubernetes" {
-			// The Deployment has volumes (its TLS Secret) to append to.
-			add("/spec/template/spec/volumes/-", vol)
-			add("/spec/template/spec/containers/0/volumeMounts/-", mount)
+	appendTo := func(path string, item any) {
+		if present[path] {
+			add(path+"/-", item)
 		} else {
-			add("/spec/template/spec/volumes", []any{vol})
-			add("/spec/template/spec/containers/0/volumeMounts", []any{mount})
+			add(path, []any{item})
 		}
-		add("/spec/template/spec/containers/0/env", []any{map[string]any{"name": "BOUNCER_POLICY", "value": PolicyFile}})
+	}
+	if vol := o.policyVolume(); vol != nil {
+		appendTo(volumesPath, vol)
+		appendTo(mountsPath, map[string]any{"name": "policy", "mountPath": PolicyMount, "readOnly": true})
+		appendTo(envPath, map[string]any{"name": "BOUNCER_POLICY", "value": PolicyFile})
 	}
 	k := map[string]any{
 		"apiVersion": "kustomize.config.k8s.io/v1beta1",
@@ -159,11 +243,7 @@ func (o Options) kustomization() ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		target := map[string]any{"group": "serving.knative.dev", "kind": "Service", "name": "bouncer"}
-		if o.Platform == "kubernetes" {
-			target = map[string]any{"group": "apps", "kind": "Deployment", "name": "bouncer"}
-		}
-		k["patches"] = []any{map[string]any{"target": target, "patch": string(patch)}}
+		k["patches"] = []any{map[string]any{"target": o.target(), "patch": string(patch)}}
 	}
 	return yaml.Marshal(k)
 }
