@@ -1,7 +1,8 @@
-// Module deploy holds bouncer's deployment tooling: the offline image
-// builder and the tests that verify every deployment artifact. It is a
-// separate module so that go-containerregistry and the Cloud Build API types
-// never reach the function's binary.
+// Module deploy holds bouncer's deployment tooling: the render step
+// (kustomize), the Knative preflight, the offline image builder, and the
+// tests that verify every deployment artifact. It is a separate module so
+// that kustomize, go-containerregistry and the Google API types never reach
+// the function's binary.
 module bouncer.dev/bouncer/deploy
 
 go 1.26.0
