@@ -9,6 +9,8 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	"net"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -115,6 +117,35 @@ func grepLine(s, prefix string) string {
 		}
 	}
 	return ""
+}
+
+// TestTheKubeletAnswersOnlyTheAPIServer: the kubelet's API (logs, exec)
+// listens on the host's address, so it must refuse anonymous callers and
+// accept the API server's client certificate, which kubectl logs uses.
+func TestTheKubeletAnswersOnlyTheAPIServer(t *testing.T) {
+	needNode(t)
+	port, errOut, err := env.K("get", "node", env.Node.Name, "-o", "jsonpath={.status.daemonEndpoints.kubeletEndpoint.Port}")
+	if err != nil || port == "" {
+		t.Fatalf("the node's kubelet port: %q %s", port, errOut)
+	}
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		// The kubelet's self-signed serving certificate; what is tested is
+		// whom it answers.
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec
+	}}
+	resp, err := c.Get("https://" + net.JoinHostPort(env.Node.IP, port) + "/pods")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("an anonymous GET /pods from the host got HTTP %d, want 401", resp.StatusCode)
+	}
+	logs, err := env.Logs()
+	if err != nil || len(logs) == 0 {
+		t.Errorf("kubectl logs through the API server: %v (%d bytes)", err, len(logs))
+	}
+	t.Logf("FIGURE kubelet: anonymous HTTP %d; kubectl logs through the API server %d bytes", resp.StatusCode, len(logs))
 }
 
 // TestPodsTheControllersMakeRunWithTheLabelsMutateGave: scheduled, started

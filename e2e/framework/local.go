@@ -98,6 +98,12 @@ func StartLocal(ctx context.Context, binDir, dir string, progress func(string, .
 	if err != nil {
 		return nil, err
 	}
+	// The API server's identity towards kubelets (logs, exec), which
+	// authenticate it by this CA and accept nobody else.
+	kubeletCert, kubeletKey, err := cp.CA.Client(dir, "apiserver-kubelet-client", "kube-apiserver-kubelet-client")
+	if err != nil {
+		return nil, err
+	}
 	saPub, saKey, err := ServiceAccountKeys(dir)
 	if err != nil {
 		return nil, err
@@ -116,6 +122,7 @@ func StartLocal(ctx context.Context, binDir, dir string, progress func(string, .
 	args := []string{"--etcd-servers=" + etcdURL, fmt.Sprintf("--secure-port=%d", apiPort), "--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none", "--service-cluster-ip-range=10.0.0.0/24",
 		"--authorization-mode=RBAC", "--token-auth-file=" + tokens, "--tls-cert-file=" + cert, "--tls-private-key-file=" + key,
+		"--kubelet-client-certificate=" + kubeletCert, "--kubelet-client-key=" + kubeletKey,
 		"--cert-dir=" + filepath.Join(dir, "apiserver-certs"),
 		"--service-account-issuer=https://kubernetes.default.svc", "--service-account-key-file=" + saPub,
 		"--service-account-signing-key-file=" + saKey, "--disable-admission-plugins=ServiceAccount", "--profiling=false",

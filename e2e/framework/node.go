@@ -24,8 +24,9 @@ const (
 )
 
 // NodeUnavailable says in one line why the node provider cannot run on
-// this machine, or "" when it can (installing Debian's containerd, runc and
-// CNI plugins first if they are missing).
+// this machine, or "" when it can: as root, with containerd, runc and the
+// CNI plugins present or installable with apt-get (Node installs them; this
+// only looks).
 func NodeUnavailable() string {
 	if os.Geteuid() != 0 {
 		return "the node provider runs containers with containerd and needs root"
@@ -166,7 +167,7 @@ func Node(ctx context.Context, root, work, binDir, certManagerDir, policyFile st
 
 	// The kubelet and the scheduler.
 	kubeletDir := filepath.Join(work, "kubelet")
-	kcfg, err := kubeletConfig(work, sock, ip)
+	kcfg, err := kubeletConfig(work, sock, ip, cp.CA.CertPEM)
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +273,7 @@ func writeCNI(conf, ipam string) error {
 }
 
 // containerdConfig writes containerd's default configuration with the
-// changes this host needs (../shared/GUIDE.md, "A real node"): its own
+// changes this host needs: its own
 // directories and socket, the CNI plugins where Debian puts them, the pause
 // image built here, the cgroupfs driver, and restrict_oom_score_adj, without
 // which every sandbox dies here (no CAP_SYS_RESOURCE for the pause
@@ -326,8 +327,10 @@ func containerdConfig(ctx context.Context, dir, sock, cniConf string) (string, e
 // kubeletConfig writes the KubeletConfiguration for this host: cgroup v1
 // allowed, the cgroupfs driver without QoS cgroups or allocatable
 // enforcement, swap tolerated, eviction thresholds out of the way, and an
-// API the API server may call anonymously (for logs), on a free port.
-func kubeletConfig(work, sock, ip string) (string, error) {
+// API on a free port that only the API server may call: anonymous requests
+// are refused and the one client certificate the test CA issues (the API
+// server's) authenticates. AlwaysAllow then authorizes only that caller.
+func kubeletConfig(work, sock, ip, clientCA string) (string, error) {
 	port, err := FreePort()
 	if err != nil {
 		return "", err
@@ -345,8 +348,9 @@ port: %d
 readOnlyPort: 0
 healthzPort: 0
 authentication:
-  anonymous: {enabled: true}
+  anonymous: {enabled: false}
   webhook: {enabled: false}
+  x509: {clientCAFile: %q}
 authorization: {mode: AlwaysAllow}
 evictionHard: {memory.available: "1Mi", nodefs.available: "1%%", imagefs.available: "1%%", nodefs.inodesFree: "1%%"}
 imageGCHighThresholdPercent: 100
@@ -356,7 +360,7 @@ resolvConf: ""
 syncFrequency: 5s
 fileCheckFrequency: 5s
 nodeStatusUpdateFrequency: 5s
-`, sock, ip, port)
+`, sock, ip, port, clientCA)
 	path := filepath.Join(work, "kubelet.yaml")
 	return path, os.WriteFile(path, []byte(cfg), 0o600)
 }
