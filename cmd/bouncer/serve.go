@@ -29,7 +29,7 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("serve", "serve [--addr HOST:PORT] [--tls-cert FILE --tls-key FILE] [--policy FILE]",
 		"bouncer serve --addr 127.0.0.1:8443 --tls-cert tls.crt --tls-key tls.key --policy policy.yaml", stderr)
 	addr := fs.String("addr", defaultAddr(), "listen address (default :$PORT, or :8080 when PORT is unset)")
-	cert := fs.String("tls-cert", "", "TLS certificate file (PEM); serves HTTPS, TLS 1.2 minimum, reloaded when it changes")
+	cert := fs.String("tls-cert", "", "TLS certificate file (PEM); serves HTTPS, TLS 1.2 minimum; it and the key are re-read every 10 s and swapped in when they change")
 	key := fs.String("tls-key", "", "TLS private key file (PEM)")
 	pol := fs.String("policy", "", "policy file (default $"+policyfile.EnvVar+", else the embedded default)")
 	grace := fs.Duration("shutdown-grace", 10*time.Second, "how long in-flight requests may finish after SIGTERM")
