@@ -190,6 +190,10 @@ bench: controlplane kyverno ## Run every benchmark side by side (about 20 minute
 	cd bench && go build -o ../bin/bench ./cmd/bench
 	cd bench && BOUNCER_CONTROLPLANE=$(CONTROLPLANE) BOUNCER_KYVERNO=$(KYVERNO) taskset -c 0 ../bin/bench -root .. -out docs/benchmarks.md
 
+.PHONY: bench-notes
+bench-notes: ## Rewrite docs/benchmarks.md's "Since the previous report" after editing bench/changes.md; measures nothing.
+	cd bench && go run ./cmd/bench -root .. -out docs/benchmarks.md -notes-only
+
 .PHONY: clean
 clean: ## Remove bin/ (keeps the cached control plane; rm -rf .cache to drop it).
 	rm -rf bin

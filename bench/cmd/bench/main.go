@@ -33,7 +33,15 @@ func main() {
 	creates := flag.Int("creates", 400, "Pod creates per setup and round")
 	count := flag.Int("count", 6, "go test -bench -count for the in-process benchmark")
 	checkFiles := flag.Int("check-files", 10000, "manifests for the bouncer check / kyverno apply comparison")
+	notesOnly := flag.Bool("notes-only", false, "measure nothing: rewrite the report's \"Since the previous report\" section from bench/changes.md")
 	flag.Parse()
+	if *notesOnly {
+		if err := renotes(*root, *out); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*root, *out, *reps, *dur, *starts, *rounds, *creates, *count, *checkFiles); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -325,6 +333,11 @@ func run(root, outPath string, reps int, dur time.Duration, starts, rounds, crea
 	if !filepath.IsAbs(outPath) {
 		outPath = filepath.Join(root, outPath)
 	}
+	prev, err := previousReport(root, outPath)
+	if err != nil {
+		return err
+	}
+	text += changesSection(prev, text, filepath.Join(root, "bench", "changes.md"))
 	return os.WriteFile(outPath, []byte(text), 0o644)
 }
 
