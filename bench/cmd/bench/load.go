@@ -69,6 +69,13 @@ func medianLoad(rs []loadResult) loadResult {
 	return m
 }
 
+// quartiles returns the 25th, 50th and 75th percentiles.
+func quartiles(ds []time.Duration) [3]time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return [3]time.Duration{s[len(s)/4], s[len(s)/2], s[3*len(s)/4]}
+}
+
 func median(ds []time.Duration) time.Duration {
 	s := append([]time.Duration(nil), ds...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"runtime"
 	"sort"
 	"strconv"
@@ -28,7 +29,9 @@ func main() {
 	out := flag.String("out", "docs/benchmarks.md", "the report, relative to the root")
 	reps := flag.Int("reps", 3, "repetitions of each HTTP run (the median is reported)")
 	dur := flag.Duration("duration", 2*time.Second, "length of each HTTP run")
-	starts := flag.Int("starts", 20, "cold starts per server")
+	// A start takes a few milliseconds, so on a shared machine the median of
+	// 20 moved by a third between runs of the same code; 80 costs seconds.
+	starts := flag.Int("starts", 80, "cold starts per server")
 	rounds := flag.Int("rounds", 5, "rounds through the control plane; each interleaves every setup create by create")
 	creates := flag.Int("creates", 400, "Pod creates per setup and round")
 	count := flag.Int("count", 6, "go test -bench -count for the in-process benchmark")
@@ -85,6 +88,13 @@ func run(root, outPath string, reps int, dur time.Duration, starts, rounds, crea
 		return err
 	}
 	servers := impls(b)
+	if !filepath.IsAbs(outPath) {
+		outPath = filepath.Join(root, outPath)
+	}
+	prevRev, prevBin, err := previousBouncer(root, outPath, work)
+	if err != nil {
+		return err
+	}
 
 	// 1. Correctness before any timing.
 	framework.Progress("checking every server's answers on every payload")
@@ -244,13 +254,17 @@ func run(root, outPath string, reps int, dur time.Duration, starts, rounds, crea
 	}
 
 	// 4. Cold start: exec to the first correct answer.
+	coldServers := servers
+	if prevBin != "" {
+		coldServers = append(slices.Clone(servers), previousImpl(prevRev, prevBin))
+	}
 	framework.Progress("cold starts: %d per server", starts)
-	ds := make([][]time.Duration, len(servers))
-	idle := make([]int, len(servers))
+	ds := make([][]time.Duration, len(coldServers))
+	idle := make([]int, len(coldServers))
 	for i := 0; i < starts; i++ {
-		for k := range servers {
-			j := (k + i) % len(servers)
-			s, t0, err := start(servers[j], "1", ca, work, false)
+		for k := range coldServers {
+			j := (k + i) % len(coldServers)
+			s, t0, err := start(coldServers[j], "1", ca, work, false)
 			if err != nil {
 				return err
 			}
@@ -267,8 +281,9 @@ func run(root, outPath string, reps int, dur time.Duration, starts, rounds, crea
 			s.stop()
 		}
 	}
-	for j, im := range servers {
-		rep.cold = append(rep.cold, coldRow{im.name, median(ds[j]), idle[j]})
+	for j, im := range coldServers {
+		q := quartiles(ds[j])
+		rep.cold = append(rep.cold, coldRow{im.name, q[1], q[0], q[2], idle[j]})
 	}
 	// One trace is at the mercy of a preemption; the median of 11 is not.
 	var traces []string
@@ -330,9 +345,6 @@ func run(root, outPath string, reps int, dur time.Duration, starts, rounds, crea
 	rep.machine = machine()
 	text := rep.markdown()
 	fmt.Println(rep.summary())
-	if !filepath.IsAbs(outPath) {
-		outPath = filepath.Join(root, outPath)
-	}
 	prev, err := previousReport(root, outPath)
 	if err != nil {
 		return err

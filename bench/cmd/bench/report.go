@@ -18,9 +18,10 @@ type httpRow struct {
 }
 
 type coldRow struct {
-	impl    string
-	median  time.Duration
-	idleKiB int
+	impl     string
+	median   time.Duration
+	p25, p75 time.Duration
+	idleKiB  int
 }
 
 type report struct {
@@ -134,7 +135,7 @@ func (r *report) gaps() []string {
 			if len(r.inittrace) > 0 {
 				init = r.inittrace[0]
 			}
-			out = append(out, fmt.Sprintf("Cold start: the floor links net/http alone (%s); bouncer's one binary also carries the CLI, zap and the YAML reader, whose package init is in the list below (%s), then compiles the policy. See the init profile under \"Cold start and footprint\".", r.sizeOf("floor"), init))
+			out = append(out, fmt.Sprintf("Cold start: the floor links net/http alone (%s); bouncer's one binary also carries the CLI, zap, the YAML reader and k8s.io/apimachinery's meta/v1 with the runtime packages under it, whose package init is in the list below (%s), then compiles the policy. See the init profile under \"Cold start and footprint\".", r.sizeOf("floor"), init))
 		case strings.Contains(t, "HTTP throughput"):
 			tp := r.inproc["typical-pod"]["bouncer"]
 			fl, _ := r.httpOf("floor", "typical-pod", false, 64)
@@ -261,12 +262,13 @@ func (r *report) markdown() string {
 	r.writeChoices(w)
 	w("## Cold start and footprint")
 	w("")
-	w("From exec to the first correct answer to the typical Pod review, median of the starts:")
+	w("From exec to the first correct answer to the typical Pod review: the median and quartiles of the starts,")
+	w("all servers alternating start by start on one core:")
 	w("")
-	w("| server | cold start | idle RSS |")
-	w("|---|---|---|")
+	w("| server | cold start | p25 | p75 | idle RSS |")
+	w("|---|---|---|---|---|")
 	for _, c := range r.cold {
-		w("| %s | %v | %.1f MB |", c.impl, c.median.Round(100*time.Microsecond), float64(c.idleKiB)/1024)
+		w("| %s | %v | %v | %v | %.1f MB |", c.impl, c.median.Round(100*time.Microsecond), c.p25.Round(100*time.Microsecond), c.p75.Round(100*time.Microsecond), float64(c.idleKiB)/1024)
 	}
 	w("")
 	w("### The container image under an OCI runtime")
