@@ -15,6 +15,9 @@ import (
 // and the column's header name a cell, so two reports can be compared.
 type cellKey struct{ section, row, column string }
 
+// identityColumns name what a row measured rather than a figure of it.
+var identityColumns = map[string]bool{"server": true, "TLS": true, "concurrency": true, "payload": true}
+
 var number = regexp.MustCompile(`^[+-]?([0-9][0-9,]*(?:\.[0-9]+)?)`)
 
 // cells reads every numeric cell of a report's markdown tables.
@@ -36,11 +39,14 @@ func cells(md string) map[cellKey]float64 {
 				header = row
 				continue
 			}
-			key := row[0]
-			if len(row) > 1 && number.FindString(row[1]) == "" && number.FindString(row[0]) == "" {
-				key = row[0] + " / " + row[1] // rows keyed by two names (payload, server)
+			// The leading columns that name what was measured (a server, its
+			// TLS and concurrency) key the row together.
+			n := 1
+			for n < len(row) && n < len(header) && identityColumns[header[n]] {
+				n++
 			}
-			for i := 1; i < len(row) && i < len(header); i++ {
+			key := strings.Join(row[:n], " / ")
+			for i := n; i < len(row) && i < len(header); i++ {
 				m := number.FindStringSubmatch(row[i])
 				if m == nil {
 					continue

@@ -95,6 +95,12 @@ func run(root, outPath string, reps int, dur time.Duration, starts, rounds, crea
 	if err != nil {
 		return err
 	}
+	// The typical-Pod HTTP points and the cold starts also run the previous
+	// report's bouncer, in the same rotation as the others.
+	withPrevious := servers
+	if prevBin != "" {
+		withPrevious = append(slices.Clone(servers), previousImpl(prevRev, prevBin))
+	}
 
 	// 1. Correctness before any timing.
 	framework.Progress("checking every server's answers on every payload")
@@ -192,12 +198,12 @@ func run(root, outPath string, reps int, dur time.Duration, starts, rounds, crea
 	// instead of whichever server happened to run during it.
 	for _, useTLS := range []bool{false, true} {
 		for _, conc := range []int{1, 8, 64} {
-			rs := make([][]loadResult, len(servers))
-			rss := make([]int, len(servers))
+			rs := make([][]loadResult, len(withPrevious))
+			rss := make([]int, len(withPrevious))
 			for i := 0; i < reps; i++ {
-				for k := range servers {
-					j := (k + i) % len(servers)
-					im := servers[j]
+				for k := range withPrevious {
+					j := (k + i) % len(withPrevious)
+					im := withPrevious[j]
 					if useTLS && !im.tls {
 						continue
 					}
@@ -217,7 +223,7 @@ func run(root, outPath string, reps int, dur time.Duration, starts, rounds, crea
 					s.stop()
 				}
 			}
-			for j, im := range servers {
+			for j, im := range withPrevious {
 				if len(rs[j]) == 0 {
 					continue
 				}
@@ -254,10 +260,7 @@ func run(root, outPath string, reps int, dur time.Duration, starts, rounds, crea
 	}
 
 	// 4. Cold start: exec to the first correct answer.
-	coldServers := servers
-	if prevBin != "" {
-		coldServers = append(slices.Clone(servers), previousImpl(prevRev, prevBin))
-	}
+	coldServers := withPrevious
 	framework.Progress("cold starts: %d per server", starts)
 	ds := make([][]time.Duration, len(coldServers))
 	idle := make([]int, len(coldServers))
