@@ -60,6 +60,7 @@ test: lint unit soak e2e ## Run every test: lint, unit, golden, fuzz seeds, the 
 .PHONY: unit
 unit: ## Run the unit, golden and process tests, fuzz seeds (race detector), the deploy checks (Cloud Run's rules, Knative's own validation), and the CEL agreement tests.
 	go test -race -count=1 ./...
+	go test -count=1 -tags encodingjson ./internal/admission
 	cd deploy && go test -count=1 ./...
 	cd bench && go test -count=1 ./cmd/bench
 	cd deploy/knativeverify && go test -count=1 ./...
@@ -104,7 +105,7 @@ $(CM_BINARIES) &: e2e/tools/certmanager/go.mod e2e/tools/certmanager/go.sum $(wi
 	@touch $(CM_BINARIES)
 	@ls -la $(CERT_MANAGER_DIR)
 
-FUZZ_TARGETS := ./internal/admission:FuzzHandler ./internal/policy:FuzzParse ./internal/policy:FuzzMutate ./internal/rawjson:FuzzAgainstEncodingJSON ./internal/text:FuzzClip
+FUZZ_TARGETS := ./internal/admission:FuzzHandler ./internal/admission:FuzzEncode ./internal/policy:FuzzParse ./internal/policy:FuzzMutate ./internal/rawjson:FuzzAgainstEncodingJSON ./internal/text:FuzzClip
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 30s); crashers land in testdata/fuzz as regression cases.
