@@ -15,7 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
-var defaultPolicy = sync.OnceValues(func() (*Policy, error) { return Parse(spec.DefaultJSON()) })
+var defaultPolicy = sync.OnceValues(func() (*Policy, error) { return Compile(spec.Default()) })
 
 // Default returns the embedded default policy. It is compiled on first use
 // so that package init stays cheap for cold starts.

@@ -6,38 +6,34 @@ import (
 	"os"
 	"reflect"
 	"testing"
-
-	"sigs.k8s.io/yaml"
 )
 
-var updateDefault = flag.Bool("update", false, "rewrite default.json from default.yaml")
+var updateDefault = flag.Bool("update", false, "rewrite default_gen.go from default.yaml")
 
-// TestDefaultJSONIsTheDefaultYAML keeps the JSON the binary reads at start
-// equal to the YAML people read and edit.
-func TestDefaultJSONIsTheDefaultYAML(t *testing.T) {
-	want, err := yaml.YAMLToJSONStrict(defaultYAML)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want = append(want, '\n')
-	if *updateDefault {
-		if err := os.WriteFile("default.json", want, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	if !bytes.Equal(defaultJSON, want) {
-		t.Fatal("default.json is not default.yaml converted; run go test ./internal/spec -run DefaultJSON -update")
-	}
+// TestTheGeneratedDefaultIsDefaultYAMLRead keeps the Go value the binary
+// compiles at start equal to the YAML people read and edit.
+func TestTheGeneratedDefaultIsDefaultYAMLRead(t *testing.T) {
 	fromYAML, err := Read(DefaultYAML())
 	if err != nil {
 		t.Fatal(err)
 	}
-	fromJSON, err := Read(DefaultJSON())
+	src, err := goSource(fromYAML)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(fromJSON, fromYAML) {
-		t.Fatal("the default read from JSON differs from the one read from YAML")
+	if *updateDefault {
+		if err := os.WriteFile("default_gen.go", src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if gen, err := os.ReadFile("default_gen.go"); err != nil || !bytes.Equal(gen, src) {
+		t.Fatal("default_gen.go is not default.yaml's value; run go test ./internal/spec -run GeneratedDefault -update")
+	}
+	if !reflect.DeepEqual(Default(), fromYAML) {
+		t.Fatal("Default() differs from default.yaml read")
+	}
+	if a, b := Default(), Default(); a == b || &a.Rules[0] == &b.Rules[0] {
+		t.Fatal("Default() shares its value between calls")
 	}
 }

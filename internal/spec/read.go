@@ -20,18 +20,14 @@ import (
 //go:embed default.yaml
 var defaultYAML []byte
 
-// defaultJSON is default.yaml converted, so that a start with the default
-// policy skips the YAML parser, the largest part of reading it. A test keeps
-// it equal to the YAML (go test ./internal/spec -run DefaultJSON -update).
-//
-//go:embed default.json
-var defaultJSON []byte
-
 // DefaultYAML returns the embedded default policy document.
 func DefaultYAML() []byte { return slices.Clone(defaultYAML) }
 
-// DefaultJSON returns the embedded default policy document as JSON.
-func DefaultJSON() []byte { return slices.Clone(defaultJSON) }
+// Default returns the default policy document, read: the value default.yaml
+// reads to, built from Go source (default_gen.go, kept equal by a test),
+// because decoding a document on a cold start costs more than the rest of
+// compiling the policy. Each call returns a new value.
+func Default() *Policy { return defaultSpec() }
 
 // Read decodes one policy document, YAML or JSON. It refuses unknown and
 // duplicate fields, a value of the wrong type (naming its path, such as
