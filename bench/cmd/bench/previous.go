@@ -35,13 +35,7 @@ func previousBouncer(root, outPath, work string) (rev, bin string, err error) {
 	return rev, bin, nil
 }
 
-// previousImpl is bouncer serve as of rev, for the cold starts.
+// previousImpl is bouncer serve as of rev.
 func previousImpl(rev, bin string) impl {
-	return impl{"bouncer serve at " + rev + " (the previous report's)", true, func(addr, cert, key string) (string, []string, []string) {
-		a := []string{"serve", "--addr", addr}
-		if cert != "" {
-			a = append(a, "--tls-cert", cert, "--tls-key", key)
-		}
-		return bin, a, nil
-	}}
+	return bouncerBuild("bouncer serve at "+rev+" (the previous report's)", bin)
 }
