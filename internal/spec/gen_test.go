@@ -81,15 +81,9 @@ func goValue(b *strings.Builder, v reflect.Value) error {
 		b.WriteString(t + "{\n")
 		return fields(b, v)
 	case reflect.Slice:
-		if v.IsNil() {
-			b.WriteString("nil")
-			return nil
-		}
-		t, err := goType(v.Type())
-		if err != nil {
+		if open, err := opening(b, v); !open {
 			return err
 		}
-		b.WriteString(t + "{\n")
 		for i := range v.Len() {
 			// A struct element's type is the slice's: gofmt -s drops it.
 			if e := v.Index(i); e.Kind() == reflect.Struct {
@@ -105,15 +99,9 @@ func goValue(b *strings.Builder, v reflect.Value) error {
 		b.WriteString("}")
 		return nil
 	case reflect.Map:
-		if v.IsNil() {
-			b.WriteString("nil")
-			return nil
-		}
-		t, err := goType(v.Type())
-		if err != nil {
+		if open, err := opening(b, v); !open {
 			return err
 		}
-		b.WriteString(t + "{\n")
 		m := map[string]reflect.Value{}
 		for _, k := range v.MapKeys() {
 			m[k.String()] = k
@@ -163,4 +151,19 @@ func fields(b *strings.Builder, v reflect.Value) error {
 	}
 	b.WriteString("}")
 	return nil
+}
+
+// opening writes nil for a nil slice or map and reports false, or its
+// type and opening brace and reports true.
+func opening(b *strings.Builder, v reflect.Value) (bool, error) {
+	if v.IsNil() {
+		b.WriteString("nil")
+		return false, nil
+	}
+	t, err := goType(v.Type())
+	if err != nil {
+		return false, err
+	}
+	b.WriteString(t + "{\n")
+	return true, nil
 }
