@@ -71,6 +71,12 @@ func Compile(f *spec.Policy) (*Policy, error) {
 		p.controllers[c] = true
 	}
 
+	admins := spec.DefaultExemptionAdmins
+	if f.ExemptionAdmins != nil {
+		admins = *f.ExemptionAdmins
+	}
+	p.ExemptionAdmins = compileIdentities(&errs, "exemptionAdmins", admins)
+
 	known := map[string]*Kind{}
 	for i := range builtinKinds {
 		k := builtinKinds[i] // a copy per policy: finish fills it in
@@ -196,6 +202,24 @@ func validPath(p string) bool {
 		}
 	}
 	return true
+}
+
+func compileIdentities(errs *fieldErrs, field string, id spec.Identities) Identities {
+	out := Identities{Spec: spec.Identities{Users: slices.Clone(id.Users), Groups: slices.Clone(id.Groups)},
+		users: map[string]bool{}, groups: map[string]bool{}}
+	for i, u := range id.Users {
+		if u == "" {
+			errs.add(fmt.Sprintf("%s.users[%d]", field, i), "must not be empty")
+		}
+		out.users[u] = true
+	}
+	for i, g := range id.Groups {
+		if g == "" {
+			errs.add(fmt.Sprintf("%s.groups[%d]", field, i), "must not be empty")
+		}
+		out.groups[g] = true
+	}
+	return out
 }
 
 func compileExemptions(errs *fieldErrs, field string, e spec.Exemptions, global bool) Exemption {

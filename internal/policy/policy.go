@@ -62,6 +62,8 @@ type Policy struct {
 	Exempt                  Exemption
 	// Controllers are the built-in controllers' identities, as written.
 	Controllers []string
+	// ExemptionAdmins alone may make a namespace exempt (see GuardNamespace).
+	ExemptionAdmins Identities
 	Rules       []*Rule
 	// Warnings are what loading found legal but unwise, for the operator.
 	Warnings []string
@@ -70,6 +72,26 @@ type Policy struct {
 	kinds       map[GroupKind]*Kind
 	kindOrder   []*Kind
 	forFn       map[Function][]*Kind
+}
+
+// Identities are users and groups, kept as written (for the generators)
+// and as sets (for the decision).
+type Identities struct {
+	Spec          spec.Identities
+	users, groups map[string]bool
+}
+
+// Has reports whether the user, or one of the groups, is among them.
+func (id *Identities) Has(user string, groups []string) bool {
+	if id.users[user] {
+		return true
+	}
+	for _, g := range groups {
+		if id.groups[g] {
+			return true
+		}
+	}
+	return false
 }
 
 // GroupKind names a kind with its API group ("" for the core group).

@@ -19,6 +19,13 @@ func defaultSpec() *Policy {
 			"system:serviceaccount:kube-system:replicaset-controller",
 			"system:serviceaccount:kube-system:statefulset-controller",
 		}),
+		ExemptionAdmins: &Identities{
+			Users: []string{},
+			Groups: []string{
+				"system:masters",
+				"kubeadm:cluster-admins",
+			},
+		},
 		Exemptions: Exemptions{
 			Namespaces: []string{
 				"kube-system",

@@ -26,10 +26,16 @@ type Policy struct {
 	// ReplicaSet, a ReplicaSet's Pods) follows its parent's verdict: its
 	// template's violations are warnings. nil means DefaultControllers; an
 	// empty list turns the rule off.
-	Controllers *[]string    `json:"controllers,omitempty"`
-	Exemptions  Exemptions   `json:"exemptions"`
-	CustomKinds []CustomKind `json:"customKinds,omitempty"`
-	Rules       []Rule       `json:"rules"`
+	Controllers *[]string `json:"controllers,omitempty"`
+	// ExemptionAdmins are the only identities that may make a namespace
+	// exempt: label it so that exemptions.namespaceSelector selects it, or
+	// create one whose name exemptions.namespaces lists. nil means
+	// DefaultExemptionAdmins. A guard evaluated in the API server itself
+	// (a ValidatingAdmissionPolicy with failurePolicy Fail) enforces it.
+	ExemptionAdmins *Identities  `json:"exemptionAdmins,omitempty"`
+	Exemptions      Exemptions   `json:"exemptions"`
+	CustomKinds     []CustomKind `json:"customKinds,omitempty"`
+	Rules           []Rule       `json:"rules"`
 }
 
 // DefaultControllers are the kube-controller-manager's identities: the
@@ -46,11 +52,24 @@ var DefaultControllers = []string{
 	"system:serviceaccount:kube-system:statefulset-controller",
 }
 
+// Identities are users and groups, as the API server authenticates them.
+type Identities struct {
+	Users  []string `json:"users,omitempty"`
+	Groups []string `json:"groups,omitempty"`
+}
+
+// DefaultExemptionAdmins are the cluster's administrators wherever a group
+// names them: system:masters, which the API server never lets RBAC take
+// away, and kubeadm:cluster-admins, the group of kubeadm's admin.conf since
+// Kubernetes 1.29. Managed clusters have no such fixed group (GKE admits
+// its administrators through IAM), so their operators list their own.
+var DefaultExemptionAdmins = Identities{Groups: []string{"system:masters", "kubeadm:cluster-admins"}}
+
 // Exemptions let requests through unchanged.
 type Exemptions struct {
 	Namespaces []string `json:"namespaces,omitempty"`
 	// NamespaceSelector exempts every object in the namespaces it selects.
-	// Only people who may label Namespaces can use it.
+	// Only ExemptionAdmins may make a namespace match it.
 	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
 	// ObjectSelector exempts the objects whose own labels it selects: anyone
 	// who may write such an object can use it, so a policy with one loads
