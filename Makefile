@@ -169,13 +169,15 @@ deploy-kubernetes: build ## Deploy IMAGE as a plain Deployment and register the 
 	  $(if $(POLICY),--policy '$(POLICY)') | $(KUBECTL) apply -f -
 
 .PHONY: uninstall
-uninstall: ## Remove bouncer: the webhook configurations first (admission stops at once), then the service.
+uninstall: ## Remove bouncer: the webhook configurations first (admission stops at once), the compiled policies, the namespace guard, then the service.
 	$(KUBECTL) delete validatingwebhookconfiguration bouncer-validate --ignore-not-found
 	$(KUBECTL) delete mutatingwebhookconfiguration bouncer-mutate --ignore-not-found
 	@# Each kind on its own: a cluster before 1.36 serves no MutatingAdmissionPolicy at all.
 	@for kind in validatingadmissionpolicybindings validatingadmissionpolicies mutatingadmissionpolicybindings mutatingadmissionpolicies; do \
 	  if $(KUBECTL) api-resources -o name | grep -qx "$$kind.admissionregistration.k8s.io"; then \
 	    $(KUBECTL) delete $$kind -l app.kubernetes.io/managed-by=bouncer-compile --ignore-not-found; fi; done
+	@# The namespace guard, which both generators emit, goes last: nothing it guards is enforced any more.
+	$(KUBECTL) delete validatingadmissionpolicybinding,validatingadmissionpolicy bouncer-namespace-guard --ignore-not-found
 	$(KUBECTL) delete namespace bouncer-system --ignore-not-found
 
 .PHONY: kyverno

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"bouncer.dev/bouncer/internal/guard"
 	"bouncer.dev/bouncer/internal/match"
 	"bouncer.dev/bouncer/internal/patch"
 	"bouncer.dev/bouncer/internal/policy"
@@ -53,7 +54,9 @@ func Build(p *policy.Policy, only policy.Function) ([]any, error) {
 	if err := expressible(p); err != nil {
 		return nil, err
 	}
-	var out []any
+	// The namespace guard first, as webhookconfig emits it: in-process
+	// either way, and the same object whichever engine installs it.
+	out := guard.Build(p, ManagedBy)
 	for _, r := range p.Rules {
 		for _, g := range groups(r) {
 			base := "bouncer-" + r.Name + "-" + g.name
@@ -168,8 +171,12 @@ func conditions(p *policy.Policy, r *policy.Rule, g group) []admregv1.MatchCondi
 	return append(conds, match.RuleConditions(r)...)
 }
 
+// ManagedBy is the app.kubernetes.io/managed-by label of what this package
+// renders; make uninstall deletes by it.
+const ManagedBy = "bouncer-compile"
+
 func meta(name string) metav1.ObjectMeta {
-	return metav1.ObjectMeta{Name: name, Labels: map[string]string{"app.kubernetes.io/name": "bouncer", "app.kubernetes.io/managed-by": "bouncer-compile"}}
+	return metav1.ObjectMeta{Name: name, Labels: map[string]string{"app.kubernetes.io/name": "bouncer", "app.kubernetes.io/managed-by": ManagedBy}}
 }
 
 // targetExpr names the object as the functions' messages do.

@@ -40,6 +40,7 @@ func TestTheDefaultPolicyCompilesToOnePolicyPerRuleAndGroupOfKinds(t *testing.T)
 		}
 	}
 	want := []string{
+		"VAP bouncer-namespace-guard", "VAPB bouncer-namespace-guard Deny",
 		"VAP bouncer-require-owner-pods", "VAPB bouncer-require-owner-pods Deny",
 		"VAP bouncer-require-owner-pods-admitted", "VAPB bouncer-require-owner-pods-admitted Warn",
 		"VAP bouncer-require-owner-deployments", "VAPB bouncer-require-owner-deployments Deny",
@@ -86,8 +87,8 @@ func TestTheRenderedStreamDecodesStrictlyIntoTheAPITypes(t *testing.T) {
 		}
 		n++
 	}
-	if n != 18 {
-		t.Errorf("%d documents, want 18", n)
+	if n != 20 {
+		t.Errorf("%d documents, want 20", n)
 	}
 }
 

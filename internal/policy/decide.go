@@ -113,24 +113,57 @@ func (p *Policy) screen(r *Request, fn Function, d *Decision) *subject {
 	}
 	// A child that a built-in controller makes from its parent's template:
 	// both facts are needed, since anyone may write an ownerReference.
-	if p.IsController(r.User) && len(k.Parents) > 0 {
+	if p.IsController(r.User) && len(k.Parents) > 0 || k.MirroredByNodes && isNode(r.User, r.Groups) {
 		ref, err := s.obj.Controller()
 		if err != nil {
 			d.Unreadable = err
 			return nil
 		}
-		if ref != nil && slices.Contains(k.Parents, ref.GroupKind) {
+		switch {
+		case ref == nil:
+		case p.IsController(r.User) && slices.Contains(k.Parents, ref.GroupKind):
 			d.Parent, d.Creator = ref, r.User
+		case k.MirroredByNodes && ref.GroupKind == nodeKind && r.User == nodeUserPrefix+ref.Name:
+			// A mirror Pod: the kubelet publishes a static Pod, which it
+			// reads from a file only the node's administrator can write, and
+			// the NodeRestriction admission plugin lets a node publish mirror
+			// Pods of its own only. Refusing it would not stop the Pod, which
+			// runs anyway; it would only hide it from the API.
+			d.Parent, d.Creator, d.Mirror = ref, r.User, true
 		}
 	}
 	return s
 }
 
-func (p *Policy) validate(r *Request, s *subject, d *Decision) {
-	var parent *Kind
-	if d.Parent != nil {
-		parent = p.Kind(d.Parent.Group, d.Parent.Kind)
+// nodeKind is the kind a mirror Pod's controller reference names.
+var nodeKind = GroupKind{"", "Node"}
+
+// nodeUserPrefix and nodesGroup are how the API server authenticates a
+// kubelet: system:node:<node name>, in the group system:nodes.
+const (
+	nodeUserPrefix = "system:node:"
+	nodesGroup     = "system:nodes"
+)
+
+func isNode(user string, groups []string) bool {
+	return len(user) > len(nodeUserPrefix) && user[:len(nodeUserPrefix)] == nodeUserPrefix && slices.Contains(groups, nodesGroup)
+}
+
+// follows reports whether the rule's verdict on the object is its parent's:
+// a controller made it from a parent the rule covers, or a node mirrors a
+// static Pod.
+func (p *Policy) follows(d *Decision, rule *Rule) bool {
+	if d.Parent == nil {
+		return false
 	}
+	if d.Mirror {
+		return true
+	}
+	parent := p.Kind(d.Parent.Group, d.Parent.Kind)
+	return parent != nil && rule.AppliesTo(parent)
+}
+
+func (p *Policy) validate(r *Request, s *subject, d *Decision) {
 	for _, rule := range p.Rules {
 		if !rule.Does(Validate) || !rule.AppliesTo(s.k) || rule.Exempt.matches(r, s.obj) {
 			continue
@@ -145,8 +178,11 @@ func (p *Policy) validate(r *Request, s *subject, d *Decision) {
 				// Only a refusal is softened, for what an UPDATE kept or what
 				// the parent carried: warn and audit rules report every
 				// violation the same way.
-				v.Existing = rule.Action == Deny && s.update && p.AllowExistingViolations && s.old != nil && sameLabel(s.obj, s.old, i, req.Key)
-				v.Inherited = rule.Action == Deny && !v.Existing && parent != nil && rule.AppliesTo(parent)
+				same := s.update && s.old != nil && sameLabel(s.obj, s.old, i, req.Key)
+				v.Existing = rule.Action == Deny && p.AllowExistingViolations && same
+				// On UPDATE a controller inherits only what it left as it
+				// was: one that removes a label is judged as anyone.
+				v.Inherited = rule.Action == Deny && !v.Existing && p.follows(d, rule) && (!s.update || same)
 				d.Violations = append(d.Violations, v)
 			}
 		}
@@ -190,11 +226,16 @@ func (p *Policy) mutate(r *Request, s *subject, d *Decision) {
 			places, d.Frozen = places[:1], true
 		}
 	}
+	untouched := map[string]bool{}
 	for _, pl := range places {
 		var missing []patch.Label
 		seen := map[string]bool{}
 		for _, rule := range p.Rules {
-			if !rule.Does(Mutate) || !rule.AppliesTo(s.k) || rule.Exempt.matches(r, s.obj) {
+			// bouncer changes what people write, never what controllers
+			// copy: the parent's template was defaulted when a person wrote
+			// it, and a child that lacks a default has a parent that lacks
+			// it, a legacy one or a selector that excludes it on purpose.
+			if !rule.Does(Mutate) || !rule.AppliesTo(s.k) || rule.Exempt.matches(r, s.obj) || p.follows(d, rule) {
 				continue
 			}
 			for _, l := range rule.Defaults {
@@ -202,6 +243,13 @@ func (p *Policy) mutate(r *Request, s *subject, d *Decision) {
 					continue
 				}
 				seen[l.Key] = true
+				if s.obj.SelectorKeys[l.Key] {
+					if !untouched[l.Key] {
+						untouched[l.Key] = true
+						d.Untouched = append(d.Untouched, Untouched{Rule: rule.Name, Key: l.Key, Selector: s.k.Selector})
+					}
+					continue
+				}
 				missing = append(missing, l)
 				d.Added = append(d.Added, Added{Rule: rule.Name, Place: pl.Path, Key: l.Key, Value: l.Value})
 			}

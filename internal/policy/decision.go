@@ -98,6 +98,25 @@ type Decision struct {
 	// Frozen is true when mutate left a template alone because the object's
 	// controller compares it with its own.
 	Frozen bool
+	// Mirror is true when Parent is the Node whose kubelet publishes the
+	// object, a mirror of a static Pod.
+	Mirror bool
+	// Untouched lists the defaults mutate did not add because the object's
+	// own selector names their keys; the answer warns about each.
+	Untouched []Untouched
+}
+
+// Untouched is a default label mutate left out because the object's
+// selector names its key.
+type Untouched struct {
+	Rule, Key string
+	// Selector is the selector's path, such as spec.selector.
+	Selector string
+}
+
+// Text says what was left out and why, for people.
+func (u Untouched) Text() string {
+	return fmt.Sprintf("[%s] default label %q not added: %s names that key, and a label added there could take objects out of their own selector", u.Rule, u.Key, u.Selector)
 }
 
 // Added is one default label mutate adds. The JSON names match the rest of

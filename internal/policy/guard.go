@@ -11,7 +11,7 @@ type NamespaceWrite struct {
 	Operation string
 	Name      string
 	// Labels are the Namespace's labels after the write, OldLabels before
-	// it (nil on CREATE). The API server sets kubernetes.io/metadata.name
+	// it (ignored on CREATE). The API server sets kubernetes.io/metadata.name
 	// before validation; callers include it.
 	Labels, OldLabels map[string]string
 	User              string
@@ -38,7 +38,7 @@ func (p *Policy) GuardNamespace(w NamespaceWrite) string {
 		return GuardMessage(w.Name, guardNameMsg)
 	}
 	if sel := p.Exempt.namespaceSel; sel != nil && sel.Matches(labels.Set(w.Labels)) &&
-		(w.Operation == Create || w.OldLabels == nil || !sel.Matches(labels.Set(w.OldLabels))) {
+		(w.Operation == Create || !sel.Matches(labels.Set(w.OldLabels))) {
 		return GuardMessage(w.Name, guardLabelMsg)
 	}
 	return ""

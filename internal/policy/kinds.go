@@ -27,8 +27,20 @@ type Kind struct {
 	// and would create another, which would be mutated again, without end
 	// (the ReplicaSet storm, kubernetes/kubernetes#57167).
 	FrozenUnder []GroupKind
+	// Selector is the path of the label selector by which the kind's
+	// controller claims what it makes, "" when it has none. mutate never
+	// adds a default whose key the selector names: an added label could
+	// take the objects out of their own selector (a key that the selector
+	// says must not exist, or not have that value), and the controller
+	// would release each one and make another, without end.
+	Selector string
+	// MirroredByNodes is true for Pods: a kubelet publishes each static Pod
+	// as a mirror Pod, owned by its Node and copied from a file that only
+	// the node's administrator can write.
+	MirroredByNodes bool
 
 	segments [][]string
+	selector []string
 	want     map[string]string // the field names the object reader keeps, interned
 }
 
@@ -36,7 +48,10 @@ type Kind struct {
 // completes on UPDATE, and on a child whose template is frozen.
 const ObjectPlace = "metadata.labels"
 
-const podTemplate = "spec.template.metadata.labels"
+const (
+	podTemplate = "spec.template.metadata.labels"
+	selector    = "spec.selector"
+)
 
 var (
 	deployment  = GroupKind{"apps", "Deployment"}
@@ -54,29 +69,29 @@ var (
 // admitted while every Pod it makes is refused, so templates are checked.
 var builtinKinds = []Kind{
 	// pods/status keeps label changes (pkg/registry/core/pod/strategy.go).
-	{Kind: "Pod", Group: "", Version: "v1", Resource: "pods", StatusLabels: true,
+	{Kind: "Pod", Group: "", Version: "v1", Resource: "pods", StatusLabels: true, MirroredByNodes: true,
 		Parents: []GroupKind{replicaSet, statefulSet, daemonSet, job}},
 	// deployments/status resets metadata.labels: nothing to watch there.
-	{Kind: "Deployment", Group: "apps", Version: "v1", Resource: "deployments", Paths: []string{podTemplate}},
-	{Kind: "StatefulSet", Group: "apps", Version: "v1", Resource: "statefulsets", Paths: []string{podTemplate}, StatusLabels: true},
-	{Kind: "DaemonSet", Group: "apps", Version: "v1", Resource: "daemonsets", Paths: []string{podTemplate}, StatusLabels: true},
+	{Kind: "Deployment", Group: "apps", Version: "v1", Resource: "deployments", Paths: []string{podTemplate}, Selector: selector},
+	{Kind: "StatefulSet", Group: "apps", Version: "v1", Resource: "statefulsets", Paths: []string{podTemplate}, StatusLabels: true, Selector: selector},
+	{Kind: "DaemonSet", Group: "apps", Version: "v1", Resource: "daemonsets", Paths: []string{podTemplate}, StatusLabels: true, Selector: selector},
 	// The Deployment controller finds its ReplicaSet by comparing templates
 	// (pkg/controller/deployment/util: EqualIgnoreHash).
 	{Kind: "ReplicaSet", Group: "apps", Version: "v1", Resource: "replicasets", Paths: []string{podTemplate}, StatusLabels: true,
-		Parents: []GroupKind{deployment}, FrozenUnder: []GroupKind{deployment}},
+		Parents: []GroupKind{deployment}, FrozenUnder: []GroupKind{deployment}, Selector: selector},
 	{Kind: "Job", Group: "batch", Version: "v1", Resource: "jobs", Paths: []string{podTemplate}, StatusLabels: true,
-		Parents: []GroupKind{cronJob}},
+		Parents: []GroupKind{cronJob}, Selector: selector},
 	// A CronJob's Jobs take their labels from jobTemplate.metadata and their
 	// Pods from the template inside it.
 	{Kind: "CronJob", Group: "batch", Version: "v1", Resource: "cronjobs", StatusLabels: true, Paths: []string{
 		"spec.jobTemplate.metadata.labels",
 		"spec.jobTemplate.spec.template.metadata.labels",
-	}},
+	}, Selector: "spec.jobTemplate.spec.selector"},
 }
 
 // identityFields are read from metadata besides the label places.
 var identityFields = []string{"metadata", "name", "generateName", "namespace", "deletionTimestamp", "labels",
-	"ownerReferences", "apiVersion", "kind", "controller"}
+	"ownerReferences", "apiVersion", "kind", "controller", "matchLabels", "matchExpressions"}
 
 // finish completes a kind: its label paths with the object's own first, their
 // segments, and the set of field names the reader keeps.
@@ -85,6 +100,12 @@ func (k *Kind) finish() {
 	k.want = map[string]string{}
 	for _, f := range identityFields {
 		k.want[f] = f
+	}
+	if k.Selector != "" {
+		k.selector = strings.Split(k.Selector, ".")
+		for _, seg := range k.selector {
+			k.want[seg] = seg
+		}
 	}
 	k.segments = make([][]string, len(k.Paths))
 	for i, p := range k.Paths {

@@ -73,18 +73,43 @@ rules:
 			`{"metadata":{"name":"p","labels":{"a":"b","environment":"development"},"x-unknown":{"deep":[1,2.50,{"k":null}]}},"spec":{"futureField":true,"containers":[{"name":"c","newThing":"v"}]},"status":{"weird":1e3}}`, ""},
 		{"an object carrying the exempt label is left unchanged where a policy asks for it", objectExempt,
 			review(Create, "", "Pod", podExempt, ""), "", "exempt object label"},
-		{"a ReplicaSet a Deployment controls keeps its template: only its own labels get the defaults", def,
-			as(depController, review(Create, "apps", "ReplicaSet", rsOfDeploy, "")),
-			`{"apiVersion":"apps/v1","kind":"ReplicaSet","metadata":{"name":"web-69c6f74b8b","labels":{"app":"web","environment":"development"},"ownerReferences":[{"apiVersion":"apps/v1","kind":"Deployment","name":"web","uid":"u","controller":true}]},"spec":{"template":{"metadata":{"labels":{"app":"web"}}}}}`, ""},
+		{"a ReplicaSet the Deployment controller makes gets no defaults at all: it copies a parent that was judged", def,
+			as(depController, review(Create, "apps", "ReplicaSet", rsOfDeploy, "")), "", ""},
+		{"a ReplicaSet the Deployment controller updates gets no defaults either", def,
+			as(depController, review(Update, "apps", "ReplicaSet", rsOfDeploy, rsOfDeploy)), "", ""},
 		{"a ReplicaSet a Deployment controls keeps its template whoever writes it: the controller compares templates", def,
 			review(Create, "apps", "ReplicaSet", rsOfDeploy, ""),
 			`{"apiVersion":"apps/v1","kind":"ReplicaSet","metadata":{"name":"web-69c6f74b8b","labels":{"app":"web","environment":"development"},"ownerReferences":[{"apiVersion":"apps/v1","kind":"Deployment","name":"web","uid":"u","controller":true}]},"spec":{"template":{"metadata":{"labels":{"app":"web"}}}}}`, ""},
 		{"a ReplicaSet of its own gets its template completed", def,
 			review(Create, "apps", "ReplicaSet", `{"metadata":{"name":"rs","labels":{"owner":"a"}},"spec":{"template":{"metadata":{"labels":{"owner":"a"}}}}}`, ""),
 			`{"metadata":{"name":"rs","labels":{"owner":"a","environment":"development"}},"spec":{"template":{"metadata":{"labels":{"owner":"a","environment":"development"}}}}}`, ""},
-		{"a Job a CronJob makes gets its template completed: no controller compares it", def,
-			as(cronController, review(Create, "batch", "Job", jobOfCron, "")),
+		{"a Job the CronJob controller makes gets no defaults: it copies a parent that was judged", def,
+			as(cronController, review(Create, "batch", "Job", jobOfCron, "")), "", ""},
+		{"a Job a person writes with a CronJob's ownerReference gets its template completed: no controller compares it", def,
+			review(Create, "batch", "Job", jobOfCron, ""),
 			`{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"nightly-29","labels":{"environment":"development"},"ownerReferences":[{"apiVersion":"batch/v1","kind":"CronJob","name":"nightly","uid":"u","controller":true}]},"spec":{"template":{"metadata":{"labels":{"owner":"a","environment":"development"}}}}}`, ""},
+		{"a Pod the ReplicaSet controller makes for a ReplicaSet gets no defaults", def,
+			as(rsController, review(Create, "", "Pod", podOfRS, "")), "", ""},
+		{"a Pod a controller makes for a parent no rule covers gets the defaults", def,
+			as(rsController, review(Create, "", "Pod", `{"metadata":{"name":"p","ownerReferences":[{"apiVersion":"v1","kind":"ConfigMap","name":"c","uid":"u","controller":true}]}}`, "")),
+			`{"metadata":{"name":"p","ownerReferences":[{"apiVersion":"v1","kind":"ConfigMap","name":"c","uid":"u","controller":true}],"labels":{"environment":"development"}}}`, ""},
+		{"a node's mirror Pod gets no defaults: the kubelet copies it from a static Pod file", def,
+			asNode("n1", review(Create, "", "Pod", mirrorOf("n1"), "")), "", ""},
+		{"a Pod a node writes for another node gets the defaults: it is no mirror of its own", def,
+			asNode("n2", review(Create, "", "Pod", mirrorOf("n1"), "")),
+			`{"metadata":{"name":"etcd-n1","ownerReferences":[{"apiVersion":"v1","kind":"Node","name":"n1","uid":"u","controller":true}],"labels":{"environment":"development"}}}`, ""},
+		{"a Pod a person writes with a Node ownerReference gets the defaults", def,
+			review(Create, "", "Pod", mirrorOf("n1"), ""),
+			`{"metadata":{"name":"etcd-n1","ownerReferences":[{"apiVersion":"v1","kind":"Node","name":"n1","uid":"u","controller":true}],"labels":{"environment":"development"}}}`, ""},
+		{"a Deployment whose selector says environment DoesNotExist gets no environment anywhere", def,
+			review(Create, "apps", "Deployment", `{"metadata":{"name":"d"},"spec":{"selector":{"matchExpressions":[{"key":"environment","operator":"DoesNotExist"}]},"template":{"metadata":{"labels":{"app":"web"}}}}}`, ""), "", ""},
+		{"a ReplicaSet whose selector matches environment by label gets no environment", def,
+			review(Create, "apps", "ReplicaSet", `{"metadata":{"name":"rs","labels":{"environment":"prod"}},"spec":{"selector":{"matchLabels":{"app":"web","environment":"prod"}},"template":{"metadata":{"labels":{"app":"web","environment":"prod"}}}}}`, ""), "", ""},
+		{"a selector that names other keys does not stop the default", def,
+			review(Create, "apps", "Deployment", `{"metadata":{"name":"d","labels":{"environment":"x"}},"spec":{"selector":{"matchLabels":{"app":"web"},"matchExpressions":[{"key":"tier","operator":"NotIn","values":["db"]}]},"template":{"metadata":{"labels":{"app":"web"}}}}}`, ""),
+			`{"metadata":{"name":"d","labels":{"environment":"x"}},"spec":{"selector":{"matchLabels":{"app":"web"},"matchExpressions":[{"key":"tier","operator":"NotIn","values":["db"]}]},"template":{"metadata":{"labels":{"app":"web","environment":"development"}}}}}`, ""},
+		{"a CronJob whose Jobs' selector names environment gets no environment", def,
+			review(Create, "batch", "CronJob", `{"metadata":{"name":"c"},"spec":{"jobTemplate":{"spec":{"selector":{"matchExpressions":[{"key":"environment","operator":"NotIn","values":["development"]}]},"template":{"metadata":{"labels":{"a":"b"}}}}}}}`, ""), "", ""},
 		{"a status write that removed environment gets it back, like an UPDATE", def,
 			sub("status", review(Update, "", "Pod", `{"metadata":{"name":"p","labels":{"owner":"a"}}}`, `{"metadata":{"name":"p","labels":{"owner":"a","environment":"x"}}}`)),
 			`{"metadata":{"name":"p","labels":{"owner":"a","environment":"development"}}}`, ""},
@@ -128,6 +153,44 @@ rules:
 			again.Object = got
 			if d2 := tt.policy.Mutate(&again); len(d2.Patch) > 0 {
 				t.Errorf("second mutate is not a no-op: %+v", d2.Patch)
+			}
+		})
+	}
+}
+
+func TestADefaultTheSelectorNamesIsLeftOutWithAWarningNamingTheSelector(t *testing.T) {
+	tests := []struct {
+		name, kind, group, obj string
+		op                     string
+		want                   []string
+	}{
+		{"a DoesNotExist requirement on a new Deployment", "Deployment", "apps",
+			`{"metadata":{"name":"d","namespace":"shop"},"spec":{"selector":{"matchExpressions":[{"key":"environment","operator":"DoesNotExist"}]}}}`, Create,
+			[]string{`bouncer: Deployment "d" in namespace "shop": [default-environment] default label "environment" not added: spec.selector names that key, and a label added there could take objects out of their own selector`}},
+		{"a NotIn requirement on a CronJob's Jobs", "CronJob", "batch",
+			`{"metadata":{"name":"c","namespace":"shop"},"spec":{"jobTemplate":{"spec":{"selector":{"matchExpressions":[{"key":"environment","operator":"NotIn","values":["development"]}]}}}}}`, Create,
+			[]string{`bouncer: CronJob "c" in namespace "shop": [default-environment] default label "environment" not added: spec.jobTemplate.spec.selector names that key, and a label added there could take objects out of their own selector`}},
+		{"no warning where every place already has the key", "ReplicaSet", "apps",
+			`{"metadata":{"name":"rs","namespace":"shop","labels":{"environment":"prod"}},"spec":{"selector":{"matchLabels":{"environment":"prod"}},"template":{"metadata":{"labels":{"environment":"prod"}}}}}`, Create, nil},
+		{"on UPDATE, a warning where the object's own labels lack the key", "Deployment", "apps",
+			`{"metadata":{"name":"d","namespace":"shop"},"spec":{"selector":{"matchLabels":{"environment":"prod"}},"template":{"metadata":{"labels":{"environment":"prod"}}}}}`, Update,
+			[]string{`bouncer: Deployment "d" in namespace "shop": [default-environment] default label "environment" not added: spec.selector names that key, and a label added there could take objects out of their own selector`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			old := ""
+			if tt.op == Update {
+				old = tt.obj
+			}
+			r := review(tt.op, tt.group, tt.kind, tt.obj, old)
+			r.Namespace = "shop"
+			d := policy.Default().Mutate(r)
+			a := answer(d)
+			if len(a.Patch) > 0 {
+				t.Errorf("patch %+v, want none", a.Patch)
+			}
+			if strings.Join(a.Warnings, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("warnings:\n%q\nwant:\n%q", a.Warnings, tt.want)
 			}
 		})
 	}

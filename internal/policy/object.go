@@ -17,6 +17,9 @@ type Object struct {
 	Deleting bool
 	// Places holds one entry per label path of the kind, in its order.
 	Places []Place
+	// SelectorKeys are the label keys the kind's selector names, in
+	// matchLabels or matchExpressions; nil when it names none.
+	SelectorKeys map[string]bool
 	// ownerRefs is metadata.ownerReferences, read only when a decision needs it.
 	ownerRefs rawjson.Value
 	field     string
@@ -89,7 +92,62 @@ func ReadObject(v rawjson.Value, k *Kind, field string) (*Object, error) {
 			return nil, err
 		}
 	}
+	if k.selector != nil {
+		if o.SelectorKeys, err = r.selectorKeys(k.selector); err != nil {
+			return nil, err
+		}
+	}
 	return o, nil
+}
+
+// selectorKeys reads the keys a label selector names, in its matchLabels
+// and its matchExpressions.
+func (r *reader) selectorKeys(segs []string) (map[string]bool, error) {
+	sel, err := r.walk(segs)
+	if err != nil || sel == nil {
+		return nil, err
+	}
+	keys := map[string]bool{}
+	if ml := sel["matchLabels"]; !ml.IsAbsent() && ml.Kind() != rawjson.Null {
+		ok, err := ml.Fields(func(k []byte, _ rawjson.Value) error {
+			keys[string(k)] = true
+			return nil
+		})
+		if !ok {
+			return nil, &ObjectError{r.where(append(segs, "matchLabels")), "must be a map of strings, got " + ml.Kind().String()}
+		}
+		if err != nil {
+			return nil, &ObjectError{r.where(append(segs, "matchLabels")), err.Error()}
+		}
+	}
+	if me := sel["matchExpressions"]; !me.IsAbsent() && me.Kind() != rawjson.Null {
+		where := r.where(append(segs, "matchExpressions"))
+		ok, err := me.Elements(func(i int, e rawjson.Value) error {
+			var key string
+			ok, err := e.Fields(func(k []byte, v rawjson.Value) error {
+				if string(k) == "key" {
+					s, isStr := v.Str()
+					if !isStr {
+						return &ObjectError{where + "[" + strconv.Itoa(i) + "].key", "must be a string, got " + v.Kind().String()}
+					}
+					key = s
+				}
+				return nil
+			})
+			if !ok {
+				return &ObjectError{where + "[" + strconv.Itoa(i) + "]", "must be an object, got " + e.Kind().String()}
+			}
+			keys[key] = true
+			return err
+		})
+		if !ok {
+			return nil, &ObjectError{where, "must be an array, got " + me.Kind().String()}
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return keys, nil
 }
 
 // Controller returns the object's controller reference, or nil. Anyone may

@@ -41,6 +41,17 @@ const (
 // as sets the request's user.
 func as(user string, r *Request) *Request { r.User = user; return r }
 
+// asNode makes the request a kubelet's, as the API server authenticates it.
+func asNode(node string, r *Request) *Request {
+	r.User, r.Groups = "system:node:"+node, []string{"system:nodes", "system:authenticated"}
+	return r
+}
+
+// mirrorOf is the mirror Pod a kubelet publishes for a static Pod.
+func mirrorOf(node string) string {
+	return `{"metadata":{"name":"etcd-` + node + `","ownerReferences":[{"apiVersion":"v1","kind":"Node","name":"` + node + `","uid":"u","controller":true}]}}`
+}
+
 // sub makes the request one of a subresource.
 func sub(name string, r *Request) *Request { r.SubResource = name; return r }
 
@@ -160,6 +171,21 @@ rules:
 			inherited(`Job "nightly-29" in namespace "shop"`, `CronJob "nightly"`, `[require-owner] missing label "owner" at metadata.labels`, cronController)},
 		{"the controller-manager's own user counts as a controller", def, as("system:kube-controller-manager", review(Create, "", "Pod", podOfRS, "")),
 			inherited(`Pod with generateName "web-69c6f74b8b-" in namespace "shop"`, `ReplicaSet "web-69c6f74b8b"`, `[require-owner] missing label "owner" at metadata.labels`, "system:kube-controller-manager")},
+		{"a controller that removes owner from its child on UPDATE is judged as anyone: it inherits only what it leaves as it was", strict,
+			as(rsController, review(Update, "", "Pod", podOfRS, strings.Replace(podOfRS, `"labels":{"app":"web"}`, `"labels":{"app":"web","owner":"a"}`, 1))),
+			denied(`Pod with generateName "web-69c6f74b8b-" in namespace "shop" was denied by bouncer: [require-owner] missing label "owner" at metadata.labels`)},
+		{"a controller that updates its child and leaves owner missing still follows the parent", strict,
+			as(rsController, review(Update, "", "Pod", podOfRS, podOfRS)),
+			inherited(`Pod with generateName "web-69c6f74b8b-" in namespace "shop"`, `ReplicaSet "web-69c6f74b8b"`, `[require-owner] missing label "owner" at metadata.labels`, rsController)},
+		{"a node's mirror Pod follows its static Pod file: admitted with a warning naming the Node", def,
+			asNode("n1", review(Create, "", "Pod", mirrorOf("n1"), "")),
+			inherited(`Pod "etcd-n1" in namespace "shop"`, `Node "n1"`, `[require-owner] missing label "owner" at metadata.labels`, "system:node:n1")},
+		{"a node that publishes a Pod owned by another Node gets the ordinary verdict", def,
+			asNode("n2", review(Create, "", "Pod", mirrorOf("n1"), "")),
+			denied(`Pod "etcd-n1" in namespace "shop" was denied by bouncer: [require-owner] missing label "owner" at metadata.labels`)},
+		{"a user named like a node but outside system:nodes gets the ordinary verdict", def,
+			as("system:node:n1", review(Create, "", "Pod", mirrorOf("n1"), "")),
+			denied(`Pod "etcd-n1" in namespace "shop" was denied by bouncer: [require-owner] missing label "owner" at metadata.labels`)},
 		{"a person who writes the controller ownerReference by hand gets the ordinary verdict", def, review(Create, "", "Pod", podOfRS, ""),
 			denied(`Pod with generateName "web-69c6f74b8b-" in namespace "shop" was denied by bouncer: [require-owner] missing label "owner" at metadata.labels`)},
 		{"a controller's object without a controller ownerReference gets the ordinary verdict", def, as(rsController, review(Create, "", "Pod", podOfRSNotCtl, "")),

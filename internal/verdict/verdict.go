@@ -59,7 +59,11 @@ func Of(d *policy.Decision) Answer {
 		return Refuse(CodeBadRequest, "bouncer cannot read the review: "+e.Error())
 	}
 	if d.Function == policy.Mutate {
-		return Answer{Allowed: true, Patch: d.Patch}
+		var untouched []string
+		for _, u := range d.Untouched {
+			untouched = append(untouched, u.Text())
+		}
+		return Answer{Allowed: true, Patch: d.Patch, Warnings: Warnings(d.Target, untouched)}
 	}
 	var denials, warnings, inherited []string
 	audits := map[string][]string{}

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"bouncer.dev/bouncer/internal/guard"
 	"bouncer.dev/bouncer/internal/match"
 	"bouncer.dev/bouncer/internal/policy"
 	admregv1 "k8s.io/api/admissionregistration/v1"
@@ -33,6 +34,10 @@ const (
 	ValidateHook   = "validate.bouncer.dev"
 	MutateHook     = "mutate.bouncer.dev"
 )
+
+// ManagedBy is the app.kubernetes.io/managed-by label of what this package
+// renders.
+const ManagedBy = "bouncer-webhookconfig"
 
 // InjectCAAnnotation asks cert-manager's CA injector to keep each webhook's
 // caBundle equal to a Certificate's CA, through every renewal.
@@ -81,7 +86,7 @@ func Build(p *policy.Policy, o Options) (*admregv1.ValidatingWebhookConfiguratio
 		}
 	}
 	meta := func(name string) metav1.ObjectMeta {
-		m := metav1.ObjectMeta{Name: name, Labels: map[string]string{"app.kubernetes.io/name": "bouncer", "app.kubernetes.io/managed-by": "bouncer-webhookconfig"}}
+		m := metav1.ObjectMeta{Name: name, Labels: map[string]string{"app.kubernetes.io/name": "bouncer", "app.kubernetes.io/managed-by": ManagedBy}}
 		if o.InjectCAFrom != "" {
 			m.Annotations = map[string]string{InjectCAAnnotation: o.InjectCAFrom}
 		}
@@ -132,20 +137,24 @@ func Build(p *policy.Policy, o Options) (*admregv1.ValidatingWebhookConfiguratio
 	return v, m, nil
 }
 
-// Render returns the configurations as one multi-document YAML stream.
+// Render returns the namespace guard (internal/guard) and the
+// configurations as one multi-document YAML stream.
 func Render(p *policy.Policy, o Options) ([]byte, error) {
 	v, m, err := Build(p, o)
 	if err != nil {
 		return nil, err
 	}
-	var objs []any
+	// The namespace guard comes first, with every configuration: the
+	// namespace exemption is only as strong as it, and it must be in place
+	// before the webhooks are.
+	objs := guard.Build(p, ManagedBy)
 	switch o.Only {
 	case 0:
-		objs = []any{v, m}
+		objs = append(objs, v, m)
 	case policy.Validate:
-		objs = []any{v}
+		objs = append(objs, v)
 	case policy.Mutate:
-		objs = []any{m}
+		objs = append(objs, m)
 	}
 	return Documents("# Do not edit: regenerate with the command above (make webhookconfig).\n", objs)
 }

@@ -36,17 +36,38 @@ func render(t *testing.T, p *policy.Policy, o Options) (*admregv1.ValidatingWebh
 	if err != nil {
 		t.Fatal(err)
 	}
-	docs := bytes.Split(out, []byte("\n---\n"))
 	var v admregv1.ValidatingWebhookConfiguration
 	var m admregv1.MutatingWebhookConfiguration
-	switch {
-	case len(docs) == 2:
-		decodeStrict(t, docs[0], &v)
-		decodeStrict(t, docs[1], &m)
-	case o.Only == policy.Validate:
-		decodeStrict(t, docs[0], &v)
-	default:
-		decodeStrict(t, docs[0], &m)
+	var kinds []string
+	for _, doc := range bytes.Split(out, []byte("\n---\n")) {
+		var tm metav1.TypeMeta
+		if err := yaml.Unmarshal(doc, &tm); err != nil {
+			t.Fatal(err)
+		}
+		kinds = append(kinds, tm.Kind)
+		switch tm.Kind {
+		case "ValidatingWebhookConfiguration":
+			decodeStrict(t, doc, &v)
+		case "MutatingWebhookConfiguration":
+			decodeStrict(t, doc, &m)
+		case "ValidatingAdmissionPolicy":
+			decodeStrict(t, doc, &admregv1.ValidatingAdmissionPolicy{})
+		case "ValidatingAdmissionPolicyBinding":
+			decodeStrict(t, doc, &admregv1.ValidatingAdmissionPolicyBinding{})
+		default:
+			t.Fatalf("unexpected kind %q", tm.Kind)
+		}
+	}
+	// The namespace guard comes first, whatever else is rendered.
+	want := []string{"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
+	if o.Only != policy.Mutate {
+		want = append(want, "ValidatingWebhookConfiguration")
+	}
+	if o.Only != policy.Validate {
+		want = append(want, "MutatingWebhookConfiguration")
+	}
+	if !slices.Equal(kinds, want) {
+		t.Fatalf("rendered %v, want %v", kinds, want)
 	}
 	return &v, &m
 }
