@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -472,3 +473,37 @@ func relative(d time.Duration, what string) string {
 }
 
 func base64Decode(s string) ([]byte, error) { return base64.StdEncoding.DecodeString(s) }
+
+// TestANodesMirrorPodIsPublishedWithoutOwner: the kubelet runs a static Pod
+// from a file on the node and publishes it as a mirror Pod, as
+// system:node:<name> with a controller ownerReference to its Node. The
+// file is the node administrator's, and refusing the mirror would not stop
+// the Pod, only hide it from the API: bouncer admits it with a warning and
+// an audit annotation naming the Node, and adds no default to it.
+func TestANodesMirrorPodIsPublishedWithoutOwner(t *testing.T) {
+	needNode(t)
+	ns := namespace(t)
+	img, _, pull := images()
+	manifest := fmt.Sprintf(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"static","namespace":%q,"labels":{"app":"static"}},`+
+		`"spec":{"containers":[{"name":"c","image":%q,"imagePullPolicy":%q}]}}`, ns, img, pull)
+	file := filepath.Join(env.Node.StaticPods, ns+".json")
+	if err := os.WriteFile(file, []byte(manifest), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Remove(file) })
+	mirror := "static-" + env.Node.Name
+	start := time.Now()
+	eventually(t, 90*time.Second, "the kubelet publishes the mirror Pod", func() error {
+		_, errOut, err := env.K("get", "-n", ns, "pod", mirror)
+		if err != nil {
+			return fmt.Errorf("%s", errOut)
+		}
+		return nil
+	})
+	t.Logf("FIGURE mirror Pod: published %v after the manifest was written", time.Since(start).Round(time.Millisecond))
+	obj := get(t, ns, "pod", mirror)
+	if l := labelsAt(obj, "metadata.labels"); l["environment"] != "" || l["owner"] != "" || l["app"] != "static" {
+		t.Errorf("the mirror Pod's labels are %v, want the file's alone", l)
+	}
+	expectInheritedAudit(t, ns, "pods", mirror, `Node "`+env.Node.Name+`" by system:node:`+env.Node.Name+`: [require-owner] missing label "owner" at metadata.labels`)
+}

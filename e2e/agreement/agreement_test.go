@@ -20,6 +20,7 @@ import (
 	"bouncer.dev/bouncer/internal/policy"
 	"bouncer.dev/bouncer/internal/policyfile"
 	"bouncer.dev/bouncer/internal/rawjson"
+	"bouncer.dev/bouncer/internal/spec"
 	"bouncer.dev/bouncer/internal/verdict"
 	admregv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -353,9 +354,13 @@ func viaGo(t *testing.T, p *policy.Policy, vh, mh *hook, r *review) outcome {
 	if mh.calls(t, r, obj) {
 		req := r.request(t, obj)
 		m := p.Mutate(req)
-		if a := verdict.Of(&m); !a.Allowed {
+		a := verdict.Of(&m)
+		if !a.Allowed {
 			t.Fatalf("mutate refused a readable object: %+v", a)
 		}
+		// mutate warns about a default the object's selector keeps out.
+		v.Warned = len(a.Warnings) > 0
+		v.Messages = append(v.Messages, a.Warnings...)
 		patched, err := policy.ApplyPatch(req.Object, m)
 		if err != nil {
 			t.Fatal(err)
@@ -366,12 +371,12 @@ func viaGo(t *testing.T, p *policy.Policy, vh, mh *hook, r *review) outcome {
 	if vh.calls(t, r, obj) {
 		d := p.Validate(r.request(t, obj))
 		a := verdict.Of(&d)
-		v.Denied, v.Warned = !a.Allowed, len(a.Warnings) > 0
+		v.Denied, v.Warned = !a.Allowed, v.Warned || len(a.Warnings) > 0
 		if len(a.AuditAnnotations) > 0 {
 			v.Audit = a.AuditAnnotations
 		}
 		if !a.Allowed {
-			v.Messages = []string{a.Message}
+			v.Messages = append([]string{a.Message}, v.Messages...)
 		}
 		v.Messages = append(v.Messages, a.Warnings...)
 	}
@@ -418,17 +423,26 @@ type kindInfo struct {
 	places  [][]string
 	status  bool
 	parents [][2]string // apiVersion, kind
+	// selector is where the kind's label selector is, nil for none.
+	selector []string
 }
 
 func kindOf(group, kind, resource string, status bool, places [][]string, parents ...[2]string) kindInfo {
-	return kindInfo{schema.GroupVersionKind{Group: group, Version: "v1", Kind: kind}, schema.GroupVersionResource{Group: group, Version: "v1", Resource: resource},
-		append([][]string{{"metadata"}}, places...), status, parents}
+	k := kindInfo{gvk: schema.GroupVersionKind{Group: group, Version: "v1", Kind: kind}, gvr: schema.GroupVersionResource{Group: group, Version: "v1", Resource: resource},
+		places: append([][]string{{"metadata"}}, places...), status: status, parents: parents}
+	switch {
+	case kind == "CronJob":
+		k.selector = []string{"spec", "jobTemplate", "spec", "selector"}
+	case kind != "Pod":
+		k.selector = []string{"spec", "selector"}
+	}
+	return k
 }
 
 var (
 	podTemplate = [][]string{{"spec", "template", "metadata"}}
 	podKind     = kindOf("", "Pod", "pods", true, nil,
-		[2]string{"apps/v1", "ReplicaSet"}, [2]string{"apps/v1", "StatefulSet"}, [2]string{"batch/v1", "Job"}, [2]string{"v1", "ConfigMap"})
+		[2]string{"apps/v1", "ReplicaSet"}, [2]string{"apps/v1", "StatefulSet"}, [2]string{"batch/v1", "Job"}, [2]string{"v1", "ConfigMap"}, [2]string{"v1", "Node"})
 	cronJobKind = kindOf("batch", "CronJob", "cronjobs", true, [][]string{{"spec", "jobTemplate", "metadata"}, {"spec", "jobTemplate", "spec", "template", "metadata"}})
 	kinds       = []kindInfo{
 		podKind,
@@ -510,12 +524,53 @@ func randomObject(rng *rand.Rand, k kindInfo) map[string]any {
 			cur["labels"] = l
 		}
 	}
+	if k.selector != nil && rng.Intn(2) == 0 {
+		cur := obj
+		for _, seg := range k.selector[:len(k.selector)-1] {
+			next, ok := cur[seg].(map[string]any)
+			if !ok {
+				next = map[string]any{}
+				cur[seg] = next
+			}
+			cur = next
+		}
+		cur[k.selector[len(k.selector)-1]] = randomSelector(rng)
+	}
 	return obj
+}
+
+// randomSelector draws a label selector that names the defaulted key, by
+// label or by expression, or names only other keys.
+func randomSelector(rng *rand.Rand) map[string]any {
+	sel := map[string]any{}
+	switch rng.Intn(4) {
+	case 0:
+		sel["matchLabels"] = map[string]any{"app": "web", "environment": "prod"}
+	case 1:
+		sel["matchExpressions"] = []any{map[string]any{"key": "environment", "operator": "DoesNotExist"}}
+	case 2:
+		sel["matchLabels"] = map[string]any{"app": "web"}
+		sel["matchExpressions"] = []any{map[string]any{"key": "environment", "operator": "NotIn", "values": []any{"development"}}}
+	default:
+		sel["matchLabels"] = map[string]any{"app": "web"}
+	}
+	return sel
 }
 
 var users = []string{"alice", "alice", "alice", "bouncer-e2e-break-glass",
 	"system:serviceaccount:kube-system:replicaset-controller", "system:serviceaccount:kube-system:deployment-controller",
-	"system:serviceaccount:kube-system:cronjob-controller", "system:kube-controller-manager"}
+	"system:serviceaccount:kube-system:cronjob-controller", "system:kube-controller-manager",
+	// A kubelet, whose mirror Pods name their Node as parent-1, and one
+	// that is not that node.
+	"system:node:parent-1", "system:node:n2"}
+
+// groupsOf is what the API server authenticates a user into.
+func groupsOf(user string) []string {
+	if strings.HasPrefix(user, "system:node:") {
+		return []string{"system:nodes", "system:authenticated"}
+	}
+	return []string{"system:authenticated"}
+}
 
 // namespaces are drawn with their labels: one is exempt by name in the e2e
 // policy, one by the exempt namespace label, one carries it set to false.
@@ -533,8 +588,14 @@ func reviews(rng *rand.Rand, n int) []*review {
 		k := kinds[rng.Intn(len(kinds))]
 		ns := namespaces[rng.Intn(len(namespaces))]
 		r := &review{gvk: k.gvk, gvr: k.gvr, op: "CREATE", namespace: ns.name, nsLabels: ns.labels,
-			user: users[rng.Intn(len(users))], groups: []string{"system:authenticated"}}
+			user: users[rng.Intn(len(users))]}
+		r.groups = groupsOf(r.user)
 		r.object = randomObject(rng, k)
+		if k.gvk.Kind == "Pod" && strings.HasPrefix(r.user, "system:node:") && rng.Intn(2) == 0 {
+			// What a kubelet writes: a mirror Pod owned by a Node.
+			r.object["metadata"].(map[string]any)["ownerReferences"] = []any{map[string]any{
+				"apiVersion": "v1", "kind": "Node", "name": "parent-1", "uid": "n-1", "controller": true}}
+		}
 		if rng.Intn(2) == 0 {
 			r.op = "UPDATE"
 			if rng.Intn(2) == 0 {
@@ -566,14 +627,22 @@ func reviews(rng *rand.Rand, n int) []*review {
 }
 
 func TestTheCompiledPoliciesAgreeWithTheFunctionsOnRandomReviews(t *testing.T) {
-	for _, file := range []string{"", "../../testdata/policies/e2e.yaml", "../../testdata/policies/warn-and-audit.yaml", "../../testdata/policies/object-label-exemption.yaml"} {
+	for _, file := range []string{"", "strict", "../../testdata/policies/e2e.yaml", "../../testdata/policies/warn-and-audit.yaml", "../../testdata/policies/object-label-exemption.yaml"} {
 		name := file
-		if name == "" {
+		switch name {
+		case "":
 			name = "the embedded default"
+		case "strict":
+			name = "the default with allowExistingViolations false"
 		}
 		t.Run(name, func(t *testing.T) {
 			p := policy.Default()
-			if file != "" {
+			if file == "strict" {
+				var err error
+				if p, err = policy.Parse([]byte(strings.Replace(string(spec.DefaultYAML()), "allowExistingViolations: true", "allowExistingViolations: false", 1))); err != nil {
+					t.Fatal(err)
+				}
+			} else if file != "" {
 				var err error
 				if p, err = policyfile.Load(file); err != nil {
 					t.Fatal(err)

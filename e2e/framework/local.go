@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -17,7 +18,9 @@ type ControlPlane struct {
 	Dir        string
 	Server     string
 	Kubeconfig string
-	CA         *CA
+	// NodeKubeconfig authenticates as the node NodeName.
+	NodeKubeconfig string
+	CA             *CA
 	// AuditLog is the API server's audit log (JSON lines): creates of the
 	// kinds whose controllers make children, at Metadata level, so that
 	// tests can read the audit annotations admission added.
@@ -40,7 +43,13 @@ rules:
 - level: None
 `
 
-const adminToken = "bouncer-e2e-admin-token"
+const (
+	adminToken = "bouncer-e2e-admin-token"
+	nodeToken  = "bouncer-e2e-node-token"
+)
+
+// NodeName is the node provider's one node.
+const NodeName = "bouncer-e2e-node"
 
 // FreePort returns a loopback port nobody listens on right now.
 func FreePort() (int, error) {
@@ -109,7 +118,11 @@ func StartLocal(ctx context.Context, binDir, dir string, progress func(string, .
 		return nil, err
 	}
 	tokens := filepath.Join(dir, "tokens.csv")
-	if err := os.WriteFile(tokens, []byte(adminToken+",admin,admin,\"system:masters\"\n"), 0o600); err != nil {
+	// The node provider's kubelet authenticates as a node, as kubeadm's
+	// do: system:node:<name> in system:nodes, which the Node authorizer
+	// and the NodeRestriction plugin confine to its own node.
+	lines := adminToken + ",admin,admin,\"system:masters\"\n" + nodeToken + ",system:node:" + NodeName + ",node," + "\"system:nodes\"\n"
+	if err := os.WriteFile(tokens, []byte(lines), 0o600); err != nil {
 		return nil, err
 	}
 	auditPolicyFile := filepath.Join(dir, "audit-policy.yaml")
@@ -148,6 +161,10 @@ contexts:
 current-context: e2e
 `, cp.Server, cp.CA.CertPEM, adminToken)
 	if err := os.WriteFile(cp.Kubeconfig, []byte(kc), 0o600); err != nil {
+		return nil, err
+	}
+	cp.NodeKubeconfig = filepath.Join(dir, "node.kubeconfig")
+	if err := os.WriteFile(cp.NodeKubeconfig, []byte(strings.Replace(kc, adminToken, nodeToken, 1)), 0o600); err != nil {
 		return nil, err
 	}
 	start := time.Now()

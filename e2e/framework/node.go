@@ -71,6 +71,9 @@ func installNodePackages(ctx context.Context) error {
 // NodeInfo is what the node provider's tests need beyond Env.
 type NodeInfo struct {
 	Name, IP string
+	// StaticPods is the kubelet's staticPodPath: a manifest written there
+	// runs as a static Pod, which the kubelet mirrors into the API.
+	StaticPods string
 	// Ctr runs ctr against this node's containerd.
 	Ctr func(args ...string) (string, error)
 }
@@ -105,14 +108,18 @@ func Node(ctx context.Context, root, work, binDir, certManagerDir, policyFile st
 	if err != nil {
 		return nil, err
 	}
-	cp, err := StartLocal(ctx, binDir, work, Progress, "--enable-aggregator-routing=true", "--kubelet-preferred-address-types=InternalIP")
+	cp, err := StartLocal(ctx, binDir, work, Progress, "--enable-aggregator-routing=true", "--kubelet-preferred-address-types=InternalIP",
+		"--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction")
 	if err != nil {
 		return nil, err
 	}
 	env := &Env{Provider: "node", Kubectl: filepath.Join(binDir, "kubectl"), Kubeconfig: cp.Kubeconfig,
 		URL: "https://bouncer.bouncer-system.svc", Service: "bouncer-system/bouncer", InjectCAFrom: "bouncer-system/bouncer-ca",
 		PolicyFile: policyFile, BouncerBin: bin, WorkDir: work, CA: cp.CA, ControlPlane: cp}
-	node := &NodeInfo{Name: "bouncer-e2e-node", IP: ip}
+	node := &NodeInfo{Name: NodeName, IP: ip, StaticPods: filepath.Join(work, "static-pods")}
+	if err := os.MkdirAll(node.StaticPods, 0o700); err != nil {
+		return nil, err
+	}
 	env.Node = node
 
 	// containerd, with its own root, state and socket, beside any other.
@@ -167,12 +174,12 @@ func Node(ctx context.Context, root, work, binDir, certManagerDir, policyFile st
 
 	// The kubelet and the scheduler.
 	kubeletDir := filepath.Join(work, "kubelet")
-	kcfg, err := kubeletConfig(work, sock, ip, cp.CA.CertPEM)
+	kcfg, err := kubeletConfig(work, sock, ip, cp.CA.CertPEM, node.StaticPods)
 	if err != nil {
 		return nil, err
 	}
 	Progress("starting the kubelet (node %s, %s) and the scheduler", node.Name, ip)
-	if err := cp.start("kubelet", work, filepath.Join(binDir, "kubelet"), "--config", kcfg, "--kubeconfig", cp.Kubeconfig,
+	if err := cp.start("kubelet", work, filepath.Join(binDir, "kubelet"), "--config", kcfg, "--kubeconfig", cp.NodeKubeconfig,
 		"--hostname-override", node.Name, "--node-ip", ip, "--root-dir", kubeletDir, "--cert-dir", filepath.Join(kubeletDir, "pki"), "--v=1"); err != nil {
 		return nil, err
 	}
@@ -330,7 +337,7 @@ func containerdConfig(ctx context.Context, dir, sock, cniConf string) (string, e
 // API on a free port that only the API server may call: anonymous requests
 // are refused and the one client certificate the test CA issues (the API
 // server's) authenticates. AlwaysAllow then authorizes only that caller.
-func kubeletConfig(work, sock, ip, clientCA string) (string, error) {
+func kubeletConfig(work, sock, ip, clientCA, staticPods string) (string, error) {
 	port, err := FreePort()
 	if err != nil {
 		return "", err
@@ -360,7 +367,8 @@ resolvConf: ""
 syncFrequency: 5s
 fileCheckFrequency: 5s
 nodeStatusUpdateFrequency: 5s
-`, sock, ip, port, clientCA)
+staticPodPath: %q
+`, sock, ip, port, clientCA, staticPods)
 	path := filepath.Join(work, "kubelet.yaml")
 	return path, os.WriteFile(path, []byte(cfg), 0o600)
 }

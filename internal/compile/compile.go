@@ -31,11 +31,13 @@ const (
 	MinVersionMutating   = "1.36"
 )
 
-// group is a set of kinds with the same label places: one policy serves it.
+// group is a set of kinds with the same label places and selector: one
+// policy serves it.
 type group struct {
-	name  string
-	kinds []*policy.Kind
-	paths []string
+	name     string
+	kinds    []*policy.Kind
+	paths    []string
+	selector string
 }
 
 // Render returns the compiled objects as one multi-document YAML stream.
@@ -74,18 +76,19 @@ func Build(p *policy.Policy, only policy.Function) ([]any, error) {
 	return out, nil
 }
 
-// groups splits a rule's kinds by their label places, so that each policy's
-// expressions only name fields its kinds have, and type-check cleanly.
+// groups splits a rule's kinds by their label places and selector, so that
+// each policy's expressions only name fields its kinds have, and
+// type-check cleanly.
 func groups(r *policy.Rule) []group {
 	var out []group
 	at := map[string]int{}
 	for _, k := range r.Kinds {
-		sig := strings.Join(k.Paths, ",")
+		sig := strings.Join(k.Paths, ",") + ";" + k.Selector
 		i, ok := at[sig]
 		if !ok {
 			i = len(out)
 			at[sig] = i
-			out = append(out, group{name: k.Resource, paths: k.Paths})
+			out = append(out, group{name: k.Resource, paths: k.Paths, selector: k.Selector})
 		}
 		out[i].kinds = append(out[i].kinds, k)
 	}
@@ -220,8 +223,8 @@ func ownedBy(g group, parents func(*policy.Kind) []policy.GroupKind) string {
 }
 
 // inheritedExpr is the functions' controller rule: a built-in controller
-// made the object for a parent the rule covers. "" when no kind of the
-// group has such a parent.
+// made the object for a parent the rule covers, or a node mirrors a static
+// Pod. "" when no kind of the group has such a parent.
 func inheritedExpr(p *policy.Policy, r *policy.Rule, g group) string {
 	owned := ownedBy(g, func(k *policy.Kind) []policy.GroupKind {
 		var out []policy.GroupKind
@@ -232,10 +235,27 @@ func inheritedExpr(p *policy.Policy, r *policy.Rule, g group) string {
 		}
 		return out
 	})
-	if owned == "" || len(p.Controllers) == 0 {
-		return ""
+	var alts []string
+	if owned != "" && len(p.Controllers) > 0 {
+		alts = append(alts, "(request.userInfo.username in "+match.CELStrings(p.Controllers)+" && ("+owned+"))")
 	}
-	return "(request.userInfo.username in " + match.CELStrings(p.Controllers) + " && (" + owned + "))"
+	if m := mirrorExpr(g); m != "" {
+		alts = append(alts, m)
+	}
+	return strings.Join(alts, " || ")
+}
+
+// mirrorExpr is the functions' mirror Pod rule: a node publishes a static
+// Pod owned by its own Node. "" when no kind of the group is mirrored.
+func mirrorExpr(g group) string {
+	var alts []string
+	for _, k := range g.kinds {
+		if k.MirroredByNodes {
+			alts = append(alts, "("+requestIs(k)+` && "system:nodes" in request.userInfo.groups && `+controllerRef+".size() == 1 && "+
+				controllerRef+`.exists(r, `+refIs(policy.GroupKind{Kind: "Node"})+` && request.userInfo.username == "system:node:" + r.name))`)
+		}
+	}
+	return strings.Join(alts, " || ")
 }
 
 func inherits(p *policy.Policy, r *policy.Rule, g group) bool { return inheritedExpr(p, r, g) != "" }
@@ -255,6 +275,7 @@ func collect(p *policy.Policy, r *policy.Rule, g group) violations {
 		v.vars = append(v.vars, admregv1.Variable{Name: "inherited", Expression: inherited})
 	}
 	softens := r.Action == policy.Deny
+	const createdInherited = `variables.inherited && request.operation != "UPDATE"`
 	for i, place := range g.paths {
 		segs := strings.Split(place, ".")
 		v.vars = append(v.vars,
@@ -279,15 +300,18 @@ func collect(p *policy.Policy, r *policy.Rule, g group) violations {
 			case !softens:
 				v.fresh = append(v.fresh, item(bad))
 			case keep && inherited != "":
-				v.fresh = append(v.fresh, item(bad+" && !"+same+" && !variables.inherited"))
+				// Not kept means not the same: on UPDATE nothing is inherited.
+				v.fresh = append(v.fresh, item(bad+" && !"+same+" && !("+createdInherited+")"))
 				v.kept = append(v.kept, item(bad+" && "+same))
-				v.inherited = append(v.inherited, item(bad+" && !"+same+" && variables.inherited"))
+				v.inherited = append(v.inherited, item(bad+" && !"+same+" && "+createdInherited))
 			case keep:
 				v.fresh = append(v.fresh, item(bad+" && !"+same))
 				v.kept = append(v.kept, item(bad+" && "+same))
 			case inherited != "":
-				v.fresh = append(v.fresh, item(bad+" && !variables.inherited"))
-				v.inherited = append(v.inherited, item(bad+" && variables.inherited"))
+				// A controller inherits on UPDATE only what it left as it was.
+				follows := "variables.inherited && (request.operation != \"UPDATE\" || " + same + ")"
+				v.fresh = append(v.fresh, item(bad+" && !("+follows+")"))
+				v.inherited = append(v.inherited, item(bad+" && "+follows))
 			default:
 				v.fresh = append(v.fresh, item(bad))
 			}
@@ -377,17 +401,14 @@ func binding(name string, action admregv1.ValidationAction) *admregv1.Validating
 
 // mutating renders a rule's defaults for one group as a JSON Patch built in
 // CEL, with the functions' exact semantics: add only what is missing, never
-// a key under a missing parent, one add for a shared missing ancestor, and
-// only the object's own labels on UPDATE and on a child whose controller
-// compares its template with its own.
+// a key under a missing parent, one add for a shared missing ancestor, only
+// the object's own labels on UPDATE and on a child whose controller
+// compares its template with its own, nothing on what a controller or a
+// node copies from a parent the rule covers, and no key that the object's
+// own selector names.
 func mutating(p *policy.Policy, r *policy.Rule, g group, name string) []any {
-	onCreate := patchExpr(g.paths, r.Defaults)
-	onUpdate := patchExpr(g.paths[:1], r.Defaults)
-	whole := `request.operation == "CREATE"`
-	if frozen := ownedBy(g, func(k *policy.Kind) []policy.GroupKind { return k.FrozenUnder }); frozen != "" {
-		whole += " && !(" + frozen + ")"
-	}
-	expr := whole + ` ? ` + onCreate + ` : ` + onUpdate
+	m := mentions(g)
+	expr := whenMutating(p, r, g, patchExpr(g.paths, r.Defaults, m), patchExpr(g.paths[:1], r.Defaults, m), "[]")
 	fail := admregv1.Fail
 	reinvoke := admregv1.IfNeededReinvocationPolicy
 	mapol := &admregv1.MutatingAdmissionPolicy{
@@ -409,7 +430,65 @@ func mutating(p *policy.Policy, r *policy.Rule, g group, name string) []any {
 		ObjectMeta: meta(name),
 		Spec:       admregv1.MutatingAdmissionPolicyBindingSpec{PolicyName: name},
 	}
-	return []any{mapol, binding}
+	out := []any{mapol, binding}
+	if m != nil {
+		out = append(out, untouched(p, r, g, name+"-selector", m)...)
+	}
+	return out
+}
+
+// whenMutating picks among what mutate does on a CREATE (every place), on
+// an UPDATE or a child whose template a controller compares (the object's
+// own labels), and on what a controller or node copies (nothing).
+func whenMutating(p *policy.Policy, r *policy.Rule, g group, whole, own, copied string) string {
+	cond := `request.operation == "CREATE"`
+	if frozen := ownedBy(g, func(k *policy.Kind) []policy.GroupKind { return k.FrozenUnder }); frozen != "" {
+		cond += " && !(" + frozen + ")"
+	}
+	expr := cond + " ? " + whole + " : " + own
+	if inherited := inheritedExpr(p, r, g); inherited != "" {
+		expr = "(" + inherited + ") ? " + copied + " : (" + expr + ")"
+	}
+	return expr
+}
+
+// mentions returns, for a group whose kinds have a selector, the CEL that
+// is true when the object's selector names a key; nil when they have none.
+func mentions(g group) func(key string) string {
+	if g.selector == "" {
+		return nil
+	}
+	sel := optSel("object", strings.Split(g.selector, "."))
+	return func(key string) string {
+		return "(" + q(key) + " in " + sel + ".?matchLabels.orValue({}) || " +
+			sel + ".?matchExpressions.orValue([]).exists(e, e.key == " + q(key) + "))"
+	}
+}
+
+// untouched renders the functions' warning for a default left out because
+// the object's selector names its key: a MutatingAdmissionPolicy has no
+// warnings, so a ValidatingAdmissionPolicy bound with Warn says it. It
+// runs after mutation, when the key is still missing where mutate would
+// have added it.
+func untouched(p *policy.Policy, r *policy.Rule, g group, name string, m func(string) string) []any {
+	missingAt := func(places []string, key string) string {
+		var alts []string
+		for _, pl := range places {
+			alts = append(alts, "!("+q(key)+" in "+optSel("object", strings.Split(pl, "."))+".orValue({}))")
+		}
+		return "(" + strings.Join(alts, " || ") + ")"
+	}
+	var items []string
+	for _, l := range r.Defaults {
+		msg := q(policy.Untouched{Rule: r.Name, Key: l.Key, Selector: g.selector}.Text())
+		cond := whenMutating(p, r, g, missingAt(g.paths, l.Key), missingAt(g.paths[:1], l.Key), "false")
+		items = append(items, "("+m(l.Key)+" && ("+cond+") ? ["+msg+"] : [])")
+	}
+	vars := []admregv1.Variable{{Name: "target", Expression: targetExpr}, listVar("untouched", items)}
+	v := admregv1.Validation{Expression: "size(variables.untouched) == 0", Reason: ptr(metav1.StatusReasonForbidden),
+		Message:           "bouncer: a default label not added, rule " + r.Name,
+		MessageExpression: `"bouncer: " + variables.target + ": " + variables.untouched.join("; ")`}
+	return []any{validatingPolicy(p, r, g, name, vars, []admregv1.Validation{v}), binding(name, admregv1.Warn)}
 }
 
 // trie is the places' fields, so that a missing ancestor shared by several
@@ -434,19 +513,27 @@ func (t *trie) add(segs []string) {
 	c.add(segs[1:])
 }
 
-func patchExpr(places []string, defaults []policy.Label) string {
+// patcher renders the operations that add the defaults. mentioned, when
+// set, says in CEL whether the object's selector names a key, which is
+// then never added.
+type patcher struct {
+	defaults  []policy.Label
+	mentioned func(key string) string
+}
+
+func patchExpr(places []string, defaults []policy.Label, mentioned func(string) string) string {
 	root := &trie{children: map[string]*trie{}}
 	for _, pl := range places {
 		root.add(strings.Split(pl, "."))
 	}
-	return genChildren(root, nil, defaults)
+	return patcher{defaults, mentioned}.children(root, nil)
 }
 
-// genChildren concatenates the operations of each child of an object that exists.
-func genChildren(t *trie, path []string, defaults []policy.Label) string {
+// children concatenates the operations of each child of an object that exists.
+func (pt patcher) children(t *trie, path []string) string {
 	var parts []string
 	for _, name := range t.order {
-		parts = append(parts, gen(t.children[name], append(slices.Clone(path), name), defaults))
+		parts = append(parts, pt.gen(t.children[name], append(slices.Clone(path), name)))
 	}
 	if len(parts) == 0 {
 		return "[]"
@@ -454,22 +541,59 @@ func genChildren(t *trie, path []string, defaults []policy.Label) string {
 	return strings.Join(parts, " + ")
 }
 
-func gen(t *trie, path []string, defaults []policy.Label) string {
+func (pt patcher) gen(t *trie, path []string) string {
 	present := "has(object" + sel(path) + ")"
-	whole := `[JSONPatch{op: "add", path: ` + q(patch.Pointer(path...)) + `, value: ` + value(t, defaults) + `}]`
+	var whole string
+	if pt.mentioned == nil {
+		whole = `[JSONPatch{op: "add", path: ` + q(patch.Pointer(path...)) + `, value: ` + value(t, pt.defaults) + `}]`
+	} else {
+		// Which defaults the missing subtree holds depends on the object's
+		// selector, and a CEL map literal cannot leave a key out: the
+		// subtree is added with empty label maps, then each default the
+		// selector does not name is added into them. The object comes out
+		// the same as from the functions' single add.
+		var allowed, keyOps []string
+		for _, l := range pt.defaults {
+			allowed = append(allowed, "!"+pt.mentioned(l.Key))
+		}
+		for _, leaf := range leaves(t, path) {
+			for _, l := range pt.defaults {
+				keyOps = append(keyOps, "("+pt.mentioned(l.Key)+` ? [] : [JSONPatch{op: "add", path: `+
+					q(patch.Pointer(leaf...)+"/"+patch.Escape(l.Key))+`, value: `+q(l.Value)+`}])`)
+			}
+		}
+		whole = "((" + strings.Join(allowed, " || ") + `) ? [JSONPatch{op: "add", path: ` + q(patch.Pointer(path...)) + `, value: ` +
+			value(t, nil) + `}] + ` + strings.Join(keyOps, " + ") + " : [])"
+	}
 	if t.leaf {
 		var keyOps []string
-		for _, l := range defaults {
-			keyOps = append(keyOps, "("+q(l.Key)+" in object"+sel(path)+` ? [] : [JSONPatch{op: "add", path: `+
+		for _, l := range pt.defaults {
+			skip := q(l.Key) + " in object" + sel(path)
+			if pt.mentioned != nil {
+				skip += " || " + pt.mentioned(l.Key)
+			}
+			keyOps = append(keyOps, "(("+skip+`) ? [] : [JSONPatch{op: "add", path: `+
 				q(patch.Pointer(path...)+"/"+patch.Escape(l.Key))+`, value: `+q(l.Value)+`}])`)
 		}
 		return "(" + present + " ? " + strings.Join(keyOps, " + ") + " : " + whole + ")"
 	}
-	return "(" + present + " ? " + genChildren(t, path, defaults) + " : " + whole + ")"
+	return "(" + present + " ? " + pt.children(t, path) + " : " + whole + ")"
+}
+
+// leaves lists the label places under t, whose path is path.
+func leaves(t *trie, path []string) [][]string {
+	if t.leaf {
+		return [][]string{path}
+	}
+	var out [][]string
+	for _, n := range slices.Sorted(maps.Keys(t.children)) {
+		out = append(out, leaves(t.children[n], append(slices.Clone(path), n))...)
+	}
+	return out
 }
 
 // value is the CEL literal for a missing subtree: every place under it, with
-// the defaults at each.
+// the defaults at each (empty maps when defaults is nil).
 func value(t *trie, defaults []policy.Label) string {
 	if t.leaf {
 		var kv []string

@@ -49,7 +49,9 @@ func TestTheDefaultPolicyCompilesToOnePolicyPerRuleAndGroupOfKinds(t *testing.T)
 		"VAP bouncer-require-owner-cronjobs-admitted", "VAPB bouncer-require-owner-cronjobs-admitted Warn",
 		"MAP bouncer-default-environment-pods", "MAPB bouncer-default-environment-pods",
 		"MAP bouncer-default-environment-deployments", "MAPB bouncer-default-environment-deployments",
+		"VAP bouncer-default-environment-deployments-selector", "VAPB bouncer-default-environment-deployments-selector Warn",
 		"MAP bouncer-default-environment-cronjobs", "MAPB bouncer-default-environment-cronjobs",
+		"VAP bouncer-default-environment-cronjobs-selector", "VAPB bouncer-default-environment-cronjobs-selector Warn",
 	}
 	if strings.Join(names, "\n") != strings.Join(want, "\n") {
 		t.Errorf("compiled objects:\n%s\nwant:\n%s", strings.Join(names, "\n"), strings.Join(want, "\n"))
@@ -87,8 +89,8 @@ func TestTheRenderedStreamDecodesStrictlyIntoTheAPITypes(t *testing.T) {
 		}
 		n++
 	}
-	if n != 20 {
-		t.Errorf("%d documents, want 20", n)
+	if n != 24 {
+		t.Errorf("%d documents, want 24", n)
 	}
 }
 
@@ -141,12 +143,19 @@ func TestTheControllerRulesAreCarriedWhereTheKindsHaveThem(t *testing.T) {
 	}
 	mp := find[*admregv1.MutatingAdmissionPolicy](t, objs, "bouncer-default-environment-deployments")
 	expr := mp.Spec.Mutations[0].JSONPatch.Expression
-	if !strings.HasPrefix(expr, `request.operation == "CREATE" && !(((request.kind.group == "apps" && request.kind.kind == "ReplicaSet") && `) {
+	if !strings.HasPrefix(expr, `((request.userInfo.username in ["system:kube-controller-manager", `) {
+		t.Errorf("what a controller copies must get no defaults:\n%.300s", expr)
+	}
+	if !strings.Contains(expr, `? [] : (request.operation == "CREATE" && !(((request.kind.group == "apps" && request.kind.kind == "ReplicaSet") && `) {
 		t.Errorf("a ReplicaSet a Deployment controls must keep its template:\n%.300s", expr)
 	}
 	pods := find[*admregv1.MutatingAdmissionPolicy](t, objs, "bouncer-default-environment-pods")
-	if strings.Contains(pods.Spec.Mutations[0].JSONPatch.Expression, "ownerReferences") {
-		t.Error("Pods have no template to freeze")
+	pexpr := pods.Spec.Mutations[0].JSONPatch.Expression
+	if strings.Contains(pexpr, `request.operation == "CREATE" && !(`) {
+		t.Errorf("Pods have no template to freeze:\n%.300s", pexpr)
+	}
+	if !strings.Contains(pexpr, `request.userInfo.username == "system:node:" + r.name`) {
+		t.Errorf("a node's mirror Pod must get no defaults:\n%.300s", pexpr)
 	}
 }
 
