@@ -50,9 +50,13 @@ help: ## List the targets.
 build: ## Build bin/bouncer (reproducible: -trimpath, no VCS stamping beyond the commit).
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/bouncer ./cmd/bouncer
 
+# The server replaces the recipe's shell (exec), so the SIGTERM that make
+# forwards to its child reaches the server itself; `go run` would die on
+# SIGTERM and leave the server it started running (cmd/functions tests this).
 .PHONY: run
 run: ## Run the functions locally with the Functions Framework on $PORT (default 8080), embedded default policy.
-	PORT=$(PORT) go run ./cmd/functions
+	go build -o bin/functions ./cmd/functions
+	PORT=$(PORT) exec bin/functions
 
 .PHONY: test
 test: lint unit soak e2e ## Run every test: lint, unit, golden, fuzz seeds, the soak and the e2e suite (CI's command).

@@ -30,9 +30,11 @@ func TestCompileEmitsEveryPolicyWithItsBinding(t *testing.T) {
 		}
 		names[o.Kind][o.Metadata.Name] = true
 	}
-	// require-owner: three kind groups, each with a policy for new
-	// violations and one warning about kept ones; default-environment: three.
-	want := map[string]int{"ValidatingAdmissionPolicy": 6, "ValidatingAdmissionPolicyBinding": 6, "MutatingAdmissionPolicy": 3, "MutatingAdmissionPolicyBinding": 3}
+	// The namespace guard; require-owner: three kind groups, each with a
+	// policy for new violations and one warning about kept ones;
+	// default-environment: three, and a warning about a default the
+	// selector keeps out for the two groups with selectors.
+	want := map[string]int{"ValidatingAdmissionPolicy": 9, "ValidatingAdmissionPolicyBinding": 9, "MutatingAdmissionPolicy": 3, "MutatingAdmissionPolicyBinding": 3}
 	for k, n := range want {
 		if kinds[k] != n {
 			t.Errorf("%d %s, want %d (all: %v)", kinds[k], k, n, kinds)

@@ -34,16 +34,23 @@ func commands() []command {
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stdout)
-		if len(args) == 0 {
-			return exitUsage
-		}
-		return exitOK
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "bouncer: name a command")
+		usage(stderr)
+		return exitUsage
 	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		usage(stdout)
+		return exitOK
+	case "-version", "--version":
+		args = append([]string{"version"}, args[1:]...)
+	}
+	// Help that a command prints on -h goes to stdout; see streams.
+	errs := &streams{Writer: stderr, stdout: stdout}
 	for _, c := range commands() {
 		if c.name == args[0] {
-			return c.run(args[1:], stdin, stdout, stderr)
+			return c.run(args[1:], stdin, stdout, errs)
 		}
 	}
 	fmt.Fprintf(stderr, "bouncer: unknown command %q\n\n", args[0])
@@ -57,5 +64,5 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-14s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nRun 'bouncer COMMAND --help' for a command's flags and an example.")
+	fmt.Fprintln(w, "\nRun 'bouncer COMMAND --help' for a command's flags and an example, 'bouncer --version' for the version.")
 }

@@ -137,3 +137,58 @@ func readResponse(c net.Conn) (string, error) {
 	_, err = io.ReadFull(r, body)
 	return strings.TrimSpace(status) + "\n" + string(body), err
 }
+
+// TestHelpIsOutputAndErrorsAreNot: help that was asked for is the command's
+// output (stdout, exit 0), so `bouncer check --help | less` works; a usage
+// error goes to stderr with exit 2.
+func TestHelpIsOutputAndErrorsAreNot(t *testing.T) {
+	for _, c := range commands() {
+		for _, flag := range []string{"--help", "-h", "-help"} {
+			t.Run(c.name+" "+flag, func(t *testing.T) {
+				args := []string{c.name, flag}
+				if c.name == "review" {
+					args = []string{c.name, "validate", flag}
+				}
+				code, out, errOut := runCLI("", args...)
+				if code != exitOK || errOut != "" || !strings.HasPrefix(out, "Usage: bouncer "+c.name) || !strings.Contains(out, "\nExample:\n  ") {
+					t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+				}
+			})
+		}
+	}
+	tests := []struct {
+		name      string
+		args      []string
+		code      int
+		inStdout  string
+		inStderr  string
+		stdoutNil bool
+	}{
+		{"help before review's function is help too", []string{"review", "--help"}, exitOK, "Usage: bouncer review", "", false},
+		{"bouncer --help lists the commands on stdout", []string{"--help"}, exitOK, "Commands:\n  serve", "", false},
+		{"bouncer -h lists the commands on stdout", []string{"-h"}, exitOK, "Commands:\n  serve", "", false},
+		{"bouncer with no command is a usage error on stderr", nil, exitUsage, "", "bouncer: name a command\n", true},
+		{"an unknown command is a usage error on stderr", []string{"nonsense"}, exitUsage, "", "bouncer: unknown command \"nonsense\"", true},
+		{"an unknown flag is a usage error on stderr, with the usage", []string{"check", "--nope", "-"}, exitUsage, "", "flag provided but not defined: -nope\nUsage: bouncer check", true},
+		{"the help spells flags as kubectl does and pairs short with long", []string{"check", "--help"}, exitOK, "  -f, --filename PATH\n", "", false},
+		{"check's help says how a live Namespace is told apart", []string{"check", "--help"}, exitOK, "A Namespace with metadata.uid or\nmetadata.creationTimestamp was read from a cluster", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCLI("", tt.args...)
+			if code != tt.code || !strings.Contains(out, tt.inStdout) || !strings.Contains(errOut, tt.inStderr) || tt.stdoutNil && out != "" {
+				t.Errorf("exit %d (want %d)\nstdout:\n%s\nstderr:\n%s", code, tt.code, out, errOut)
+			}
+		})
+	}
+}
+
+func TestDashDashVersionIsTheVersionCommand(t *testing.T) {
+	_, want, _ := runCLI("", "version")
+	for _, arg := range []string{"--version", "-version"} {
+		code, out, errOut := runCLI("", arg)
+		if code != exitOK || out != want || errOut != "" {
+			t.Errorf("bouncer %s: exit %d, stdout %q, stderr %q; want 0 and %q", arg, code, out, errOut, want)
+		}
+	}
+}

@@ -22,8 +22,8 @@ func runReview(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	pol := fl.String("policy", "", "policy file (default $"+policyfile.EnvVar+", else the embedded default)")
 	explain := fl.Bool("explain", false, "also show the patch decoded and the object after applying it")
 	if len(args) == 0 || (args[0] != "validate" && args[0] != "mutate") {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fl.Usage()
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+			printHelp(fl)
 			return exitOK
 		}
 		fmt.Fprintln(stderr, "bouncer review: name the function first: validate or mutate")

@@ -58,9 +58,9 @@ func TestVersionPrintsVersionCommitAndGo(t *testing.T) {
 func TestEveryCommandHasHelpWithAnExample(t *testing.T) {
 	for _, c := range commands() {
 		t.Run(c.name, func(t *testing.T) {
-			code, _, errOut := runCLI("", c.name, "--help")
-			if code != exitOK || !strings.Contains(errOut, "Usage: bouncer "+c.name) || !strings.Contains(errOut, "Example:\n  bouncer") && !strings.Contains(errOut, "Example:\n  kubectl") {
-				t.Errorf("exit %d, help:\n%s", code, errOut)
+			code, out, _ := runCLI("", c.name, "--help")
+			if code != exitOK || !strings.Contains(out, "Usage: bouncer "+c.name) || !strings.Contains(out, "Example:\n  bouncer") && !strings.Contains(out, "Example:\n  kubectl") {
+				t.Errorf("exit %d, help on stdout:\n%s", code, out)
 			}
 		})
 	}

@@ -34,6 +34,13 @@ func Read(file string, data []byte) ([]Object, error) {
 	return out, nil
 }
 
+// Empty reports whether data holds no document at all: nothing, or only
+// white space, comments and "---" lines. An empty List is a document.
+func Empty(data []byte) bool {
+	docs, err := splitDocuments("", data)
+	return err == nil && len(docs) == 0
+}
+
 type rawDoc struct {
 	text []byte
 	line int

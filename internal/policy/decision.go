@@ -114,9 +114,11 @@ type Untouched struct {
 	Selector string
 }
 
-// Text says what was left out and why, for people.
+// Text says what was left out and why, for people. It is short, so that a
+// warning keeps the object's name whole within the API server's 256 bytes;
+// README.md says why a selector's key is left alone.
 func (u Untouched) Text() string {
-	return fmt.Sprintf("[%s] default label %q not added: %s names that key, and a label added there could take objects out of their own selector", u.Rule, u.Key, u.Selector)
+	return fmt.Sprintf("[%s] default label %q not added: %s names that key", u.Rule, u.Key, u.Selector)
 }
 
 // Added is one default label mutate adds. The JSON names match the rest of

@@ -166,15 +166,15 @@ func TestADefaultTheSelectorNamesIsLeftOutWithAWarningNamingTheSelector(t *testi
 	}{
 		{"a DoesNotExist requirement on a new Deployment", "Deployment", "apps",
 			`{"metadata":{"name":"d","namespace":"shop"},"spec":{"selector":{"matchExpressions":[{"key":"environment","operator":"DoesNotExist"}]}}}`, Create,
-			[]string{`bouncer: Deployment "d" in namespace "shop": [default-environment] default label "environment" not added: spec.selector names that key, and a label added there could take objects out of their own selector`}},
+			[]string{`bouncer: Deployment "d" in namespace "shop": [default-environment] default label "environment" not added: spec.selector names that key`}},
 		{"a NotIn requirement on a CronJob's Jobs", "CronJob", "batch",
 			`{"metadata":{"name":"c","namespace":"shop"},"spec":{"jobTemplate":{"spec":{"selector":{"matchExpressions":[{"key":"environment","operator":"NotIn","values":["development"]}]}}}}}`, Create,
-			[]string{`bouncer: CronJob "c" in namespace "shop": [default-environment] default label "environment" not added: spec.jobTemplate.spec.selector names that key, and a label added there could take objects out of their own selector`}},
+			[]string{`bouncer: CronJob "c" in namespace "shop": [default-environment] default label "environment" not added: spec.jobTemplate.spec.selector names that key`}},
 		{"no warning where every place already has the key", "ReplicaSet", "apps",
 			`{"metadata":{"name":"rs","namespace":"shop","labels":{"environment":"prod"}},"spec":{"selector":{"matchLabels":{"environment":"prod"}},"template":{"metadata":{"labels":{"environment":"prod"}}}}}`, Create, nil},
 		{"on UPDATE, a warning where the object's own labels lack the key", "Deployment", "apps",
 			`{"metadata":{"name":"d","namespace":"shop"},"spec":{"selector":{"matchLabels":{"environment":"prod"}},"template":{"metadata":{"labels":{"environment":"prod"}}}}}`, Update,
-			[]string{`bouncer: Deployment "d" in namespace "shop": [default-environment] default label "environment" not added: spec.selector names that key, and a label added there could take objects out of their own selector`}},
+			[]string{`bouncer: Deployment "d" in namespace "shop": [default-environment] default label "environment" not added: spec.selector names that key`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
