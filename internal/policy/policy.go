@@ -64,7 +64,7 @@ type Policy struct {
 	Controllers []string
 	// ExemptionAdmins alone may make a namespace exempt (see GuardNamespace).
 	ExemptionAdmins Identities
-	Rules       []*Rule
+	Rules           []*Rule
 	// Warnings are what loading found legal but unwise, for the operator.
 	Warnings []string
 
