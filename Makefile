@@ -172,6 +172,19 @@ deploy-kubernetes: build ## Deploy IMAGE as a plain Deployment and register the 
 	bin/bouncer webhookconfig --service bouncer-system/bouncer $(if $(CERT_MANAGER),--inject-ca-from bouncer-system/bouncer-ca,--ca-bundle '$(CA_BUNDLE)') \
 	  $(if $(POLICY),--policy '$(POLICY)') | $(KUBECTL) apply -f -
 
+# Checks the API server's kinds before applying anything: kubectl apply goes
+# on past a kind the server does not serve, so the full compile output on
+# 1.30-1.35 (no MutatingAdmissionPolicy) would half-install.
+ONLY ?=
+.PHONY: deploy-compiled
+deploy-compiled: build ## Install the policy as in-process admission (bouncer compile), the namespace guard with it; ONLY=validate on 1.30-1.35, beside the mutate webhook (POLICY).
+	@kinds=$$($(KUBECTL) api-resources --api-group=admissionregistration.k8s.io -o name) || { echo "deploy-compiled: cannot list the API server's kinds"; exit 2; }; \
+	  for k in validatingadmissionpolicies validatingadmissionpolicybindings $(if $(filter validate,$(ONLY)),,mutatingadmissionpolicies mutatingadmissionpolicybindings); do \
+	    if ! grep -qx "$$k.admissionregistration.k8s.io" <<<"$$kinds"; then \
+	      echo "deploy-compiled: this API server serves no $$k (ValidatingAdmissionPolicy needs Kubernetes 1.30, MutatingAdmissionPolicy 1.36); nothing was applied."; \
+	      echo "  On 1.30 to 1.35: make deploy-compiled ONLY=validate, and the mutate webhook with bouncer webhookconfig --only mutate."; exit 2; fi; done
+	bin/bouncer compile $(if $(ONLY),--only $(ONLY)) $(if $(POLICY),--policy '$(POLICY)') | $(KUBECTL) apply -f -
+
 .PHONY: uninstall
 uninstall: ## Remove bouncer: the webhook configurations first (admission stops at once), the compiled policies, the namespace guard, then the service.
 	$(KUBECTL) delete validatingwebhookconfiguration bouncer-validate --ignore-not-found

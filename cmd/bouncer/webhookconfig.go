@@ -12,12 +12,13 @@ import (
 )
 
 func runWebhookConfig(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlags("webhookconfig", "webhookconfig --url URL | --service NS/NAME[:PORT][/PATH] [--ca-bundle FILE | --inject-ca-from NS/CERT] [--timeout N] [--policy FILE] [--only validate|mutate]",
+	fs := newFlags("webhookconfig", "webhookconfig --url URL | --service NS/NAME[:PORT][/PATH] [--ca-bundle FILE | --inject-ca-from NS/CERT | --ca-injected-externally] [--timeout N] [--policy FILE] [--only validate|mutate]",
 		"bouncer webhookconfig --url https://bouncer-abc123-ew.a.run.app | kubectl apply -f -", stderr)
 	u := fs.String("url", "", "the service's https base URL; /validate and /mutate are appended")
 	svc := fs.String("service", "", "in-cluster Service NAMESPACE/NAME[:PORT][/PATH] instead of --url, for bouncer run as a plain Deployment")
 	ca := fs.String("ca-bundle", "", "PEM file of the CA that signed the service's certificate (omit for publicly trusted URLs such as Cloud Run)")
 	inject := fs.String("inject-ca-from", "", "cert-manager Certificate NAMESPACE/NAME whose CA the CA injector writes into caBundle and keeps current")
+	external := fs.Bool("ca-injected-externally", false, "with --service: another injector (such as OpenShift's service-ca) fills caBundle")
 	timeout := fs.Int("timeout", webhookconfig.DefaultTimeoutSeconds, "timeoutSeconds for each webhook, 1 to 30")
 	only := fs.String("only", "", "render only the validate or the mutate configuration")
 	pol := fs.String("policy", "", "policy file (default $"+policyfile.EnvVar+", else the embedded default)")
@@ -38,13 +39,17 @@ func runWebhookConfig(args []string, _ io.Reader, stdout, stderr io.Writer) int 
 	if !ok {
 		return exitUsage
 	}
-	o := webhookconfig.Options{URL: *u, Service: *svc, TimeoutSeconds: int32(*timeout), Only: fn, InjectCAFrom: *inject}
+	o := webhookconfig.Options{URL: *u, Service: *svc, TimeoutSeconds: int32(*timeout), Only: fn, InjectCAFrom: *inject, CAInjectedExternally: *external}
 	if *timeout < 1 || *timeout > 30 {
 		fmt.Fprintf(stderr, "bouncer webhookconfig: --timeout %d is out of range: the API server accepts 1 to 30 seconds\n", *timeout)
 		return exitUsage
 	}
 	if *ca != "" {
-		if o.CABundle, err = os.ReadFile(*ca); err != nil {
+		// Never nil once given: an empty file is refused, not ignored.
+		if o.CABundle, err = os.ReadFile(*ca); err == nil && o.CABundle == nil {
+			o.CABundle = []byte{}
+		}
+		if err != nil {
 			fmt.Fprintln(stderr, "bouncer webhookconfig: --ca-bundle:", err)
 			return exitUsage
 		}

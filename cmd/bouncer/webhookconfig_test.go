@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"bouncer.dev/bouncer/internal/testpki"
 )
 
 // TestCheckedInWebhookConfigsAreTheGeneratorsOutput re-runs the command each
@@ -38,6 +40,7 @@ func TestCheckedInWebhookConfigsAreTheGeneratorsOutput(t *testing.T) {
 }
 
 func TestWebhookConfigRefusesWhatTheAPIServerWould(t *testing.T) {
+	caFile, keyFile, emptyFile := pemFiles(t)
 	tests := []struct {
 		name string
 		args []string
@@ -58,7 +61,11 @@ func TestWebhookConfigRefusesWhatTheAPIServerWould(t *testing.T) {
 		{"a port that is no number is refused", []string{"--service", "bouncer-system/bouncer:https"}, `port "https": must be a number from 1 to 65535`},
 		{"a path with an empty segment is refused as the API server refuses it", []string{"--service", "bouncer-system/bouncer:443/a//b"}, `path "/a//b": segment 1 is empty`},
 		{"a path segment that is no DNS subdomain is refused", []string{"--service", "bouncer-system/bouncer:443/Hooks"}, `path "/Hooks": segment 0 ("Hooks"): a lowercase RFC 1123 subdomain`},
-		{"both a CA bundle and the CA injector are refused", []string{"--service", "bouncer-system/bouncer", "--ca-bundle", "main_test.go", "--inject-ca-from", "bouncer-system/bouncer"}, "give --ca-bundle or --inject-ca-from, not both"},
+		{"both a CA bundle and the CA injector are refused", []string{"--service", "bouncer-system/bouncer", "--ca-bundle", caFile, "--inject-ca-from", "bouncer-system/bouncer"}, "give --ca-bundle or --inject-ca-from, not both"},
+		{"a CA bundle that holds a private key is refused", []string{"--url", "https://x.example", "--ca-bundle", keyFile}, "--ca-bundle: PEM block 1 (at byte 0) is a EC PRIVATE KEY: a private key must never go into a webhook configuration"},
+		{"an empty CA bundle is refused", []string{"--url", "https://x.example", "--ca-bundle", emptyFile}, "--ca-bundle: is empty"},
+		{"a CA bundle of other text is refused", []string{"--url", "https://x.example", "--ca-bundle", "main_test.go"}, "--ca-bundle: holds no PEM certificate"},
+		{"a Service without a CA is refused", []string{"--service", "bouncer-system/bouncer"}, "--service needs the CA that verifies the Service's certificate"},
 		{"a malformed CA injector reference is refused", []string{"--service", "bouncer-system/bouncer", "--inject-ca-from", "bouncer"}, `--inject-ca-from "bouncer": want NAMESPACE/CERTIFICATE`},
 		{"an unknown --only is refused", []string{"--url", "https://x.example", "--only", "both"}, `--only "both": want validate or mutate`},
 		{"a missing CA bundle file", []string{"--url", "https://x.example", "--ca-bundle", "/nonexistent/ca.crt"}, "--ca-bundle"},
@@ -83,10 +90,31 @@ func TestWebhookConfigServiceReferences(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, out, errOut := runCLI("", "webhookconfig", "--service", tt.service, "--only", "validate")
+			code, out, errOut := runCLI("", "webhookconfig", "--service", tt.service, "--ca-injected-externally", "--only", "validate")
 			if code != exitOK || !strings.Contains(out, tt.want) {
 				t.Errorf("exit %d, stderr %q\n%s\nwant it to contain\n%s", code, errOut, out, tt.want)
 			}
 		})
 	}
+}
+
+// pemFiles writes a CA certificate, a private key and an empty file.
+func pemFiles(t *testing.T) (ca, key, empty string) {
+	t.Helper()
+	c, err := testpki.NewCA("bouncer-test-ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, k, err := c.Serving("bouncer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ca, key, empty = filepath.Join(dir, "ca.crt"), filepath.Join(dir, "tls.key"), filepath.Join(dir, "empty")
+	for f, b := range map[string][]byte{ca: c.PEM, key: k, empty: nil} {
+		if err := os.WriteFile(f, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ca, key, empty
 }

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"bouncer.dev/bouncer/internal/guard"
 	"bouncer.dev/bouncer/internal/match"
@@ -52,11 +53,18 @@ type Options struct {
 	// plain Deployment. Its certificate must be valid for name.namespace.svc.
 	Service string
 	// CABundle is the PEM CA for a private certificate; nil for publicly
-	// trusted URLs such as Cloud Run's.
+	// trusted URLs such as Cloud Run's. Given, even empty, it must hold one
+	// or more PEM certificates.
 	CABundle []byte
 	// InjectCAFrom is a cert-manager Certificate, "namespace/name", whose CA
 	// the injector writes into the caBundle and keeps current.
 	InjectCAFrom string
+	// CAInjectedExternally says that something else fills the caBundle of a
+	// Service reference, such as OpenShift's service-ca operator. Without it
+	// (or CABundle or InjectCAFrom) a Service reference is refused: the API
+	// server would verify an in-cluster certificate against its system
+	// roots, which never trust it, and every call would fail open.
+	CAInjectedExternally bool
 	// TimeoutSeconds is 1 to 30; 0 means DefaultTimeoutSeconds.
 	TimeoutSeconds int32
 	// Only, when set, renders that function's configuration alone, as where
@@ -76,6 +84,19 @@ func Build(p *policy.Policy, o Options) (*admregv1.ValidatingWebhookConfiguratio
 	}
 	if timeout < 1 || timeout > 30 {
 		return nil, nil, fmt.Errorf("--timeout: %d is out of range: the API server accepts 1 to 30 seconds", timeout)
+	}
+	if o.CABundle != nil {
+		if err := checkCABundle(o.CABundle, time.Now()); err != nil {
+			return nil, nil, fmt.Errorf("--ca-bundle: %v", err)
+		}
+	}
+	switch {
+	case o.CAInjectedExternally && (len(o.CABundle) > 0 || o.InjectCAFrom != ""):
+		return nil, nil, fmt.Errorf("--ca-injected-externally says something else fills caBundle: give it without --ca-bundle and --inject-ca-from")
+	case o.Service != "" && len(o.CABundle) == 0 && o.InjectCAFrom == "" && !o.CAInjectedExternally:
+		return nil, nil, fmt.Errorf("--service needs the CA that verifies the Service's certificate: give --ca-bundle FILE, or --inject-ca-from NS/CERT for cert-manager's CA injector, " +
+			"or --ca-injected-externally when another injector (such as OpenShift's service-ca) fills caBundle; without one the API server verifies " +
+			"the certificate against its system roots, which never trust an in-cluster certificate, and every call fails open")
 	}
 	if o.InjectCAFrom != "" {
 		if err := checkRef(o.InjectCAFrom); err != nil {
