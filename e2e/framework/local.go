@@ -134,7 +134,7 @@ func StartLocal(ctx context.Context, binDir, dir string, progress func(string, .
 	progress("starting kube-apiserver on %s", cp.Server)
 	args := []string{"--etcd-servers=" + etcdURL, fmt.Sprintf("--secure-port=%d", apiPort), "--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none", "--service-cluster-ip-range=10.0.0.0/24",
-		"--authorization-mode=RBAC", "--token-auth-file=" + tokens, "--tls-cert-file=" + cert, "--tls-private-key-file=" + key,
+		"--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction", "--token-auth-file=" + tokens, "--tls-cert-file=" + cert, "--tls-private-key-file=" + key,
 		"--kubelet-client-certificate=" + kubeletCert, "--kubelet-client-key=" + kubeletKey,
 		"--cert-dir=" + filepath.Join(dir, "apiserver-certs"),
 		"--service-account-issuer=https://kubernetes.default.svc", "--service-account-key-file=" + saPub,

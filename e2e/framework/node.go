@@ -108,8 +108,7 @@ func Node(ctx context.Context, root, work, binDir, certManagerDir, policyFile st
 	if err != nil {
 		return nil, err
 	}
-	cp, err := StartLocal(ctx, binDir, work, Progress, "--enable-aggregator-routing=true", "--kubelet-preferred-address-types=InternalIP",
-		"--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction")
+	cp, err := StartLocal(ctx, binDir, work, Progress, "--enable-aggregator-routing=true", "--kubelet-preferred-address-types=InternalIP")
 	if err != nil {
 		return nil, err
 	}
