@@ -29,7 +29,8 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("serve", "serve [--addr HOST:PORT] [--tls-cert FILE --tls-key FILE] [--policy FILE]",
 		"bouncer serve --addr 127.0.0.1:8443 --tls-cert tls.crt --tls-key tls.key --policy policy.yaml", stderr)
 	addr := fs.String("addr", defaultAddr(), "listen address (default :$PORT, or :8080 when PORT is unset)")
-	cert := fs.String("tls-cert", "", "TLS certificate file (PEM); serves HTTPS, TLS 1.2 minimum; it and the key are re-read every 10 s and swapped in when they change")
+	cert := fs.String("tls-cert", "", "TLS certificate file (PEM); serves HTTPS, TLS 1.2 minimum; it and the key are re-read every "+
+		server.DefaultCertPollInterval.String()+" and swapped in when they change")
 	key := fs.String("tls-key", "", "TLS private key file (PEM)")
 	pol := fs.String("policy", "", "policy file (default $"+policyfile.EnvVar+", else the embedded default)")
 	grace := fs.Duration("shutdown-grace", 10*time.Second, "how long in-flight requests may finish after SIGTERM")
@@ -39,6 +40,10 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	if len(pos) > 0 {
 		fmt.Fprintf(stderr, "bouncer serve: unexpected argument %q\n", pos[0])
+		return exitUsage
+	}
+	if (*cert == "") != (*key == "") {
+		fmt.Fprintln(stderr, "bouncer serve: --tls-cert and --tls-key go together")
 		return exitUsage
 	}
 	p, source, err := policyfile.Resolve(*pol)

@@ -137,3 +137,12 @@ func TestServeRefusesABadPolicyNamingTheField(t *testing.T) {
 		t.Errorf("code %d, stderr %q", code, errOut)
 	}
 }
+
+// TestServeNamesItsOwnFlagsInErrors: the server package names its Config
+// fields, and the command maps them to the flags people type.
+func TestServeNamesItsOwnFlagsInErrors(t *testing.T) {
+	code, _, errOut := runCLI("", "serve", "--tls-cert", "tls.crt", "--addr", "127.0.0.1:0")
+	if code != exitUsage || errOut != "bouncer serve: --tls-cert and --tls-key go together\n" {
+		t.Errorf("code %d, stderr %q", code, errOut)
+	}
+}

@@ -153,7 +153,7 @@ func (c *Checker) Judge(objs []Object) ([]Result, []error) {
 		// The API server sets this label on every Namespace (and keeps
 		// it equal to the name), so selectors may use it; a manifest
 		// written by hand rarely carries it.
-		l[namespaceNameLabel] = name
+		l[policy.NamespaceNameLabel] = name
 		if !h.live() {
 			if msg := c.Policy.GuardNamespace(policy.NamespaceWrite{Operation: policy.Create, Name: name,
 				Labels: l, User: c.User, Groups: c.Groups}); msg != "" {
@@ -212,8 +212,6 @@ func (c *Checker) who() string {
 // skipKind is the decision's reason for a kind the policy does not cover.
 const skipKind = "kind not in policy"
 
-// namespaceNameLabel is the label the API server gives every Namespace.
-const namespaceNameLabel = "kubernetes.io/metadata.name"
 
 // parentKey finds a parent in the input by what an ownerReference names.
 type parentKey struct {

@@ -103,15 +103,12 @@ func hasStatus(rules []admregv1.RuleWithOperations) bool {
 	})
 }
 
-// NameLabel is the label the API server sets on every Namespace to its name.
-const NameLabel = "kubernetes.io/metadata.name"
-
 // NamespaceSelector selects the namespaces that are not exempt: not named
 // in the exemptions, and not selected by their namespace selector.
 func NamespaceSelector(e *policy.Exemption) *metav1.LabelSelector {
 	names := slices.Sorted(maps.Keys(e.Namespaces))
 	sel := &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
-		Key: NameLabel, Operator: metav1.LabelSelectorOpNotIn, Values: names,
+		Key: policy.NamespaceNameLabel, Operator: metav1.LabelSelectorOpNotIn, Values: names,
 	}}}
 	if e.NamespaceSelector != nil {
 		// One requirement, as the policy's compilation ensures: negated, it

@@ -32,3 +32,8 @@ type Request struct {
 	// namespaceSelector applies the namespace-label exemption.
 	NamespaceLabels map[string]string
 }
+
+// NamespaceNameLabel is the label the API server sets on every Namespace,
+// and keeps equal to its name: selectors may use it, and offline readers
+// (bouncer check) add it where a manifest written by hand lacks it.
+const NamespaceNameLabel = "kubernetes.io/metadata.name"

@@ -60,7 +60,7 @@ func New(cfg Config, handler http.Handler, log *zap.Logger) (*Server, error) {
 	}
 	if cfg.TLSCert != "" || cfg.TLSKey != "" {
 		if cfg.TLSCert == "" || cfg.TLSKey == "" {
-			return nil, errors.New("--tls-cert and --tls-key go together")
+			return nil, errors.New("Config.TLSCert and Config.TLSKey go together")
 		}
 		interval := cfg.CertPollInterval
 		if interval == 0 {
