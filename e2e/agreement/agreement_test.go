@@ -627,7 +627,7 @@ func reviews(rng *rand.Rand, n int) []*review {
 }
 
 func TestTheCompiledPoliciesAgreeWithTheFunctionsOnRandomReviews(t *testing.T) {
-	for _, file := range []string{"", "strict", "../../testdata/policies/e2e.yaml", "../../testdata/policies/warn-and-audit.yaml", "../../testdata/policies/object-label-exemption.yaml"} {
+	for _, file := range []string{"", "strict", "../../testdata/policies/e2e.yaml", "../../testdata/policies/warn-and-audit.yaml", "../../testdata/policies/object-label-exemption.yaml", "../../testdata/policies/custom.yaml"} {
 		name := file
 		switch name {
 		case "":

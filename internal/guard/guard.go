@@ -13,8 +13,9 @@ package guard
 import (
 	"maps"
 	"slices"
-	"strconv"
 
+	"bouncer.dev/bouncer/internal/cel"
+	"bouncer.dev/bouncer/internal/manifest"
 	"bouncer.dev/bouncer/internal/match"
 	"bouncer.dev/bouncer/internal/policy"
 	admregv1 "k8s.io/api/admissionregistration/v1"
@@ -28,14 +29,15 @@ const Name = "bouncer-namespace-guard"
 // generator's own, so that its uninstall finds them.
 func Build(p *policy.Policy, managedBy string) []any {
 	nameMsg, labelMsg := policy.GuardReasons()
+	exemptNames := match.CELStrings(slices.Sorted(maps.Keys(p.Exempt.Namespaces)))
 	who := `"Namespace \"" + object.metadata.name + "\" was denied by bouncer: "`
 	vals := []admregv1.Validation{{
 		// The exempt names include knative-serving, kourier-system and
 		// bouncer-system on every platform, and on Cloud Run none of them
 		// exists: whoever created one first would own an exempt namespace.
-		Expression:        `request.operation != "CREATE" || !(object.metadata.name in ` + match.CELStrings(slices.Sorted(maps.Keys(p.Exempt.Namespaces))) + `)`,
+		Expression:        cel.Or(cel.OperationIsNot("CREATE"), cel.Not(cel.In("object.metadata.name", exemptNames))),
 		Message:           "denied by bouncer: " + nameMsg,
-		MessageExpression: who + " + " + strconv.Quote(nameMsg),
+		MessageExpression: cel.Concat(who, cel.Quote(nameMsg)),
 		Reason:            ptr(metav1.StatusReasonForbidden),
 	}}
 	if s := p.Exempt.NamespaceSelector; s != nil {
@@ -44,9 +46,9 @@ func Build(p *policy.Policy, managedBy string) []any {
 			// Keeping an exemption an admin gave is allowed: the namespace
 			// controller's finalize writes and a tenant's own labels must
 			// not fail on a namespace that is already exempt.
-			Expression:        `!(` + sel("object") + `) || (request.operation != "CREATE" && oldObject != null && (` + sel("oldObject") + `))`,
+			Expression:        cel.Or(cel.Not(sel("object")), cel.Paren(cel.And(cel.OperationIsNot("CREATE"), cel.HasOldObject, cel.Paren(sel("oldObject"))))),
 			Message:           "denied by bouncer: " + labelMsg,
-			MessageExpression: who + " + " + strconv.Quote(labelMsg),
+			MessageExpression: cel.Concat(who, cel.Quote(labelMsg)),
 			Reason:            ptr(metav1.StatusReasonForbidden),
 		})
 	}
@@ -57,8 +59,9 @@ func Build(p *policy.Policy, managedBy string) []any {
 		return admregv1.NamedRuleWithOperations{RuleWithOperations: admregv1.RuleWithOperations{Operations: ops,
 			Rule: admregv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: res, Scope: &scope}}}
 	}
-	meta := metav1.ObjectMeta{Name: Name, Labels: map[string]string{"app.kubernetes.io/name": "bouncer", "app.kubernetes.io/managed-by": managedBy}}
+	meta := manifest.Meta(Name, managedBy)
 	admins := p.ExemptionAdmins.Spec
+	adminUsers, adminGroups := match.CELStrings(nonNil(admins.Users)), match.CELStrings(nonNil(admins.Groups))
 	vap := &admregv1.ValidatingAdmissionPolicy{
 		TypeMeta:   metav1.TypeMeta{APIVersion: admregv1.SchemeGroupVersion.String(), Kind: "ValidatingAdmissionPolicy"},
 		ObjectMeta: meta,
@@ -74,9 +77,8 @@ func Build(p *policy.Policy, managedBy string) []any {
 				},
 			},
 			MatchConditions: []admregv1.MatchCondition{{
-				Name: "not-an-exemption-admin",
-				Expression: `!(request.userInfo.username in ` + match.CELStrings(nonNil(admins.Users)) + `) && ` +
-					`!request.userInfo.groups.exists(g, g in ` + match.CELStrings(nonNil(admins.Groups)) + `)`,
+				Name:       "not-an-exemption-admin",
+				Expression: cel.And(cel.Not(cel.UserIn(adminUsers)), cel.InNoGroup(adminGroups)),
 			}},
 			Validations: vals,
 		},

@@ -7,7 +7,6 @@
 package webhookconfig
 
 import (
-	"bytes"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -15,12 +14,12 @@ import (
 	"time"
 
 	"bouncer.dev/bouncer/internal/guard"
+	"bouncer.dev/bouncer/internal/manifest"
 	"bouncer.dev/bouncer/internal/match"
 	"bouncer.dev/bouncer/internal/policy"
 	admregv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"sigs.k8s.io/yaml"
 )
 
 // DefaultTimeoutSeconds is the shipped timeout: how long the API server
@@ -107,7 +106,7 @@ func Build(p *policy.Policy, o Options) (*admregv1.ValidatingWebhookConfiguratio
 		}
 	}
 	meta := func(name string) metav1.ObjectMeta {
-		m := metav1.ObjectMeta{Name: name, Labels: map[string]string{"app.kubernetes.io/name": "bouncer", "app.kubernetes.io/managed-by": ManagedBy}}
+		m := manifest.Meta(name, ManagedBy)
 		if o.InjectCAFrom != "" {
 			m.Annotations = map[string]string{InjectCAAnnotation: o.InjectCAFrom}
 		}
@@ -177,28 +176,7 @@ func Render(p *policy.Policy, o Options) ([]byte, error) {
 	case policy.Mutate:
 		objs = append(objs, m)
 	}
-	return Documents("# Do not edit: regenerate with the command above (make webhookconfig).\n", objs)
-}
-
-// Documents renders objects as one multi-document YAML stream after header.
-// Zero values (a nil creationTimestamp, an empty status) are left out, as
-// kubectl would send them.
-func Documents(header string, objs []any) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.WriteString(header)
-	for i, obj := range objs {
-		out, err := yaml.Marshal(obj)
-		if err != nil {
-			return nil, err
-		}
-		out = bytes.ReplaceAll(out, []byte("  creationTimestamp: null\n"), nil)
-		out = bytes.ReplaceAll(out, []byte("\nstatus: {}\n"), []byte("\n"))
-		if i > 0 {
-			buf.WriteString("---\n")
-		}
-		buf.Write(out)
-	}
-	return buf.Bytes(), nil
+	return manifest.Documents("# Do not edit: regenerate with the command above (make webhookconfig).\n", objs)
 }
 
 // clientConfig returns how the API server reaches each function.
