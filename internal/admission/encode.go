@@ -8,12 +8,27 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"bouncer.dev/bouncer/internal/policy"
 	"bouncer.dev/bouncer/internal/verdict"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// appendAnswer appends the answer as encodeAPITypes writes it: the same
-// fields, in the same order, quoted the same way. It is what serves, in
-// encode_default.go.
+// encode writes the answer as an admission.k8s.io/v1 AdmissionReview. The
+// API server refuses a validating response with a patch, and a patch without
+// its type: validate never writes one, and mutate writes both or neither.
+//
+// It is written by hand rather than with encoding/json over admission/v1's
+// types, which builds its encoders for the whole AdmissionReview type tree
+// on the first answer and so costs each cold start about 0.7 ms
+// (docs/benchmarks.md, "The answer's encoder"). The bytes are the same:
+// encode_test.go holds them equal to encoding/json over those types, in a
+// table test and in FuzzEncode.
+func encode(uid string, a *verdict.Answer, fn policy.Function) ([]byte, error) {
+	return appendAnswer(make([]byte, 0, 512), uid, a, fn == policy.Mutate)
+}
+
+// appendAnswer appends the answer: the fields encoding/json writes over
+// admission/v1's types, in the same order, quoted the same way.
 func appendAnswer(b []byte, uid string, a *verdict.Answer, mutating bool) ([]byte, error) {
 	b = append(b, `{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","response":{"uid":`...)
 	b = appendString(b, uid)
@@ -66,6 +81,18 @@ func appendAnswer(b []byte, uid string, a *verdict.Answer, mutating bool) ([]byt
 		b = append(b, ']')
 	}
 	return append(b, "}}"...), nil
+}
+
+// reason is the status reason for a refusal's code.
+func reason(code int32) metav1.StatusReason {
+	switch code {
+	case verdict.CodeDenied:
+		return metav1.StatusReasonForbidden
+	case verdict.CodeBadRequest:
+		return metav1.StatusReasonBadRequest
+	default:
+		return metav1.StatusReasonInternalError
+	}
 }
 
 const hexDigits = "0123456789abcdef"

@@ -12,9 +12,14 @@
 package cel
 
 import (
+	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Quote is the CEL string literal of s.
@@ -204,4 +209,46 @@ func SelectorNames(selector, key string) string {
 // expression) at the JSON Pointer pointer.
 func AddPatch(pointer, value string) string {
 	return `[JSONPatch{op: "add", path: ` + Quote(pointer) + `, value: ` + value + `}]`
+}
+
+// Strings is the CEL list of the strings ss, each quoted.
+func Strings(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = Quote(s)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
+
+// Requirements flattens a label selector: matchLabels as In requirements,
+// in key order, followed by the matchExpressions.
+func Requirements(s *metav1.LabelSelector) []metav1.LabelSelectorRequirement {
+	var out []metav1.LabelSelectorRequirement
+	for _, k := range slices.Sorted(maps.Keys(s.MatchLabels)) {
+		out = append(out, metav1.LabelSelectorRequirement{Key: k, Operator: metav1.LabelSelectorOpIn, Values: []string{s.MatchLabels[k]}})
+	}
+	return append(out, s.MatchExpressions...)
+}
+
+// Selects is true when the label selector requirements select obj's own
+// labels, with the API server's meaning of each operator (an absent key is
+// NotIn any set, and DoesNotExist).
+func Selects(obj string, reqs []metav1.LabelSelectorRequirement) string {
+	labels := obj + ".metadata.labels"
+	has := "has(" + obj + ".metadata.labels)"
+	var parts []string
+	for _, r := range reqs {
+		key := Quote(r.Key)
+		switch r.Operator {
+		case metav1.LabelSelectorOpIn:
+			parts = append(parts, fmt.Sprintf("(%s && %s in %s && %s[%s] in %s)", has, key, labels, labels, key, Strings(r.Values)))
+		case metav1.LabelSelectorOpNotIn:
+			parts = append(parts, fmt.Sprintf("!(%s && %s in %s && %s[%s] in %s)", has, key, labels, labels, key, Strings(r.Values)))
+		case metav1.LabelSelectorOpExists:
+			parts = append(parts, fmt.Sprintf("(%s && %s in %s)", has, key, labels))
+		case metav1.LabelSelectorOpDoesNotExist:
+			parts = append(parts, fmt.Sprintf("!(%s && %s in %s)", has, key, labels))
+		}
+	}
+	return strings.Join(parts, " && ")
 }

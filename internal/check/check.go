@@ -212,7 +212,6 @@ func (c *Checker) who() string {
 // skipKind is the decision's reason for a kind the policy does not cover.
 const skipKind = "kind not in policy"
 
-
 // parentKey finds a parent in the input by what an ownerReference names.
 type parentKey struct {
 	gk        policy.GroupKind

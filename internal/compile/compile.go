@@ -185,7 +185,7 @@ func inheritedExpr(p *policy.Policy, r *policy.Rule, g group) string {
 	})
 	var alts []string
 	if owned != "" && len(p.Controllers) > 0 {
-		alts = append(alts, cel.Paren(cel.And(cel.UserIn(match.CELStrings(p.Controllers)), cel.Paren(owned))))
+		alts = append(alts, cel.Paren(cel.And(cel.UserIn(cel.Strings(p.Controllers)), cel.Paren(owned))))
 	}
 	if m := mirrorExpr(g); m != "" {
 		alts = append(alts, m)

@@ -16,7 +16,6 @@ import (
 
 	"bouncer.dev/bouncer/internal/cel"
 	"bouncer.dev/bouncer/internal/manifest"
-	"bouncer.dev/bouncer/internal/match"
 	"bouncer.dev/bouncer/internal/policy"
 	admregv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,7 +28,7 @@ const Name = "bouncer-namespace-guard"
 // generator's own, so that its uninstall finds them.
 func Build(p *policy.Policy, managedBy string) []any {
 	nameMsg, labelMsg := policy.GuardReasons()
-	exemptNames := match.CELStrings(slices.Sorted(maps.Keys(p.Exempt.Namespaces)))
+	exemptNames := cel.Strings(slices.Sorted(maps.Keys(p.Exempt.Namespaces)))
 	who := `"Namespace \"" + object.metadata.name + "\" was denied by bouncer: "`
 	vals := []admregv1.Validation{{
 		// The exempt names include knative-serving, kourier-system and
@@ -41,7 +40,7 @@ func Build(p *policy.Policy, managedBy string) []any {
 		Reason:            ptr(metav1.StatusReasonForbidden),
 	}}
 	if s := p.Exempt.NamespaceSelector; s != nil {
-		sel := func(obj string) string { return match.SelectorCEL(obj, match.Requirements(s)) }
+		sel := func(obj string) string { return cel.Selects(obj, cel.Requirements(s)) }
 		vals = append(vals, admregv1.Validation{
 			// Keeping an exemption an admin gave is allowed: the namespace
 			// controller's finalize writes and a tenant's own labels must
@@ -61,7 +60,7 @@ func Build(p *policy.Policy, managedBy string) []any {
 	}
 	meta := manifest.Meta(Name, managedBy)
 	admins := p.ExemptionAdmins.Spec
-	adminUsers, adminGroups := match.CELStrings(nonNil(admins.Users)), match.CELStrings(nonNil(admins.Groups))
+	adminUsers, adminGroups := cel.Strings(nonNil(admins.Users)), cel.Strings(nonNil(admins.Groups))
 	vap := &admregv1.ValidatingAdmissionPolicy{
 		TypeMeta:   metav1.TypeMeta{APIVersion: admregv1.SchemeGroupVersion.String(), Kind: "ValidatingAdmissionPolicy"},
 		ObjectMeta: meta,

@@ -8,12 +8,11 @@
 package match
 
 import (
-	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 
+	"bouncer.dev/bouncer/internal/cel"
 	"bouncer.dev/bouncer/internal/policy"
 	admregv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -39,8 +38,8 @@ func Of(p *policy.Policy, kinds []*policy.Kind) Scope {
 	objSel, conds := objectExemption(p.Exempt.ObjectSelector)
 	conds = append(conds, users(&p.Exempt, "")...)
 	s := Scope{
-		Rules:             Rules(kinds),
-		NamespaceSelector: NamespaceSelector(&p.Exempt),
+		Rules:             rules(kinds),
+		NamespaceSelector: namespaceSelector(&p.Exempt),
 		ObjectSelector:    objSel,
 		Conditions:        conds,
 	}
@@ -59,10 +58,10 @@ var StatusChangesLabels = admregv1.MatchCondition{
 	Expression: `request.?subResource.orValue("") != "status" || oldObject == null || object.metadata.?labels.orValue({}) != oldObject.metadata.?labels.orValue({})`,
 }
 
-// Rules lists kinds, grouped by API group and version, for CREATE and
+// rules lists kinds, grouped by API group and version, for CREATE and
 // UPDATE, and the status subresource, for UPDATE, of the kinds whose status
 // strategy keeps label changes.
-func Rules(kinds []*policy.Kind) []admregv1.RuleWithOperations {
+func rules(kinds []*policy.Kind) []admregv1.RuleWithOperations {
 	type gv struct{ g, v string }
 	byGV := map[gv][]string{}
 	status := map[gv][]string{}
@@ -103,9 +102,9 @@ func hasStatus(rules []admregv1.RuleWithOperations) bool {
 	})
 }
 
-// NamespaceSelector selects the namespaces that are not exempt: not named
+// namespaceSelector selects the namespaces that are not exempt: not named
 // in the exemptions, and not selected by their namespace selector.
-func NamespaceSelector(e *policy.Exemption) *metav1.LabelSelector {
+func namespaceSelector(e *policy.Exemption) *metav1.LabelSelector {
 	names := slices.Sorted(maps.Keys(e.Namespaces))
 	sel := &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
 		Key: policy.NamespaceNameLabel, Operator: metav1.LabelSelectorOpNotIn, Values: names,
@@ -113,7 +112,7 @@ func NamespaceSelector(e *policy.Exemption) *metav1.LabelSelector {
 	if e.NamespaceSelector != nil {
 		// One requirement, as the policy's compilation ensures: negated, it
 		// stays one requirement.
-		sel.MatchExpressions = append(sel.MatchExpressions, negate(Requirements(e.NamespaceSelector)[0]))
+		sel.MatchExpressions = append(sel.MatchExpressions, negate(cel.Requirements(e.NamespaceSelector)[0]))
 	}
 	return sel
 }
@@ -126,11 +125,11 @@ func objectExemption(s *metav1.LabelSelector) (*metav1.LabelSelector, []admregv1
 	if s == nil {
 		return nil, nil
 	}
-	reqs := Requirements(s)
+	reqs := cel.Requirements(s)
 	if len(reqs) == 1 {
 		return &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{negate(reqs[0])}}, nil
 	}
-	return nil, []admregv1.MatchCondition{{Name: "not-exempt-object", Expression: "!(" + SelectorCEL("object", reqs) + ")"}}
+	return nil, []admregv1.MatchCondition{{Name: "not-exempt-object", Expression: "!(" + cel.Selects("object", reqs) + ")"}}
 }
 
 // users returns the conditions that leave exempt users and groups out.
@@ -138,11 +137,11 @@ func users(e *policy.Exemption, prefix string) []admregv1.MatchCondition {
 	var out []admregv1.MatchCondition
 	if len(e.Spec.Users) > 0 {
 		out = append(out, admregv1.MatchCondition{Name: prefix + "not-exempt-user",
-			Expression: "!(request.userInfo.username in " + CELStrings(e.Spec.Users) + ")"})
+			Expression: "!(request.userInfo.username in " + cel.Strings(e.Spec.Users) + ")"})
 	}
 	if len(e.Spec.Groups) > 0 {
 		out = append(out, admregv1.MatchCondition{Name: prefix + "not-exempt-group",
-			Expression: "!request.userInfo.groups.exists(g, g in " + CELStrings(e.Spec.Groups) + ")"})
+			Expression: "!request.userInfo.groups.exists(g, g in " + cel.Strings(e.Spec.Groups) + ")"})
 	}
 	return out
 }
@@ -158,12 +157,12 @@ func RuleConditions(r *policy.Rule) []admregv1.MatchCondition {
 	var out []admregv1.MatchCondition
 	if len(e.Spec.Namespaces) > 0 {
 		out = append(out, admregv1.MatchCondition{Name: "rule-not-exempt-namespace",
-			Expression: "!(request.namespace in " + CELStrings(e.Spec.Namespaces) + ")"})
+			Expression: "!(request.namespace in " + cel.Strings(e.Spec.Namespaces) + ")"})
 	}
 	out = append(out, users(e, "rule-")...)
 	if s := e.ObjectSelector; s != nil {
 		out = append(out, admregv1.MatchCondition{Name: "rule-not-exempt-object",
-			Expression: "!(" + SelectorCEL("object", Requirements(s)) + ")"})
+			Expression: "!(" + cel.Selects("object", cel.Requirements(s)) + ")"})
 	}
 	return out
 }
@@ -178,22 +177,12 @@ func Skips(p *policy.Policy) []admregv1.MatchCondition {
 	// A selector of several requirements is already a condition on the new
 	// object in Of (not-exempt-object); only the single requirement, which
 	// Of turns into an objectSelector, needs this one.
-	if s := p.Exempt.ObjectSelector; s != nil && len(Requirements(s)) == 1 {
+	if s := p.Exempt.ObjectSelector; s != nil && len(cel.Requirements(s)) == 1 {
 		out = append(out, admregv1.MatchCondition{Name: "not-exempt-new-object",
-			Expression: "!(" + SelectorCEL("object", Requirements(s)) + ")"})
+			Expression: "!(" + cel.Selects("object", cel.Requirements(s)) + ")"})
 	}
 	return append(out, admregv1.MatchCondition{Name: "not-being-deleted",
 		Expression: `!(request.operation == "UPDATE" && has(object.metadata.deletionTimestamp))`})
-}
-
-// Requirements flattens matchLabels into In requirements, in key order,
-// followed by the matchExpressions.
-func Requirements(s *metav1.LabelSelector) []metav1.LabelSelectorRequirement {
-	var out []metav1.LabelSelectorRequirement
-	for _, k := range slices.Sorted(maps.Keys(s.MatchLabels)) {
-		out = append(out, metav1.LabelSelectorRequirement{Key: k, Operator: metav1.LabelSelectorOpIn, Values: []string{s.MatchLabels[k]}})
-	}
-	return append(out, s.MatchExpressions...)
 }
 
 var negations = map[metav1.LabelSelectorOperator]metav1.LabelSelectorOperator{
@@ -207,34 +196,4 @@ func negate(r metav1.LabelSelectorRequirement) metav1.LabelSelectorRequirement {
 	r.Operator = negations[r.Operator]
 	r.Values = slices.Clone(r.Values)
 	return r
-}
-
-// SelectorCEL renders label selector requirements on obj's labels as CEL.
-func SelectorCEL(obj string, reqs []metav1.LabelSelectorRequirement) string {
-	labels := obj + ".metadata.labels"
-	has := "has(" + obj + ".metadata.labels)"
-	var parts []string
-	for _, r := range reqs {
-		key := strconv.Quote(r.Key)
-		switch r.Operator {
-		case metav1.LabelSelectorOpIn:
-			parts = append(parts, fmt.Sprintf("(%s && %s in %s && %s[%s] in %s)", has, key, labels, labels, key, CELStrings(r.Values)))
-		case metav1.LabelSelectorOpNotIn:
-			parts = append(parts, fmt.Sprintf("!(%s && %s in %s && %s[%s] in %s)", has, key, labels, labels, key, CELStrings(r.Values)))
-		case metav1.LabelSelectorOpExists:
-			parts = append(parts, fmt.Sprintf("(%s && %s in %s)", has, key, labels))
-		case metav1.LabelSelectorOpDoesNotExist:
-			parts = append(parts, fmt.Sprintf("!(%s && %s in %s)", has, key, labels))
-		}
-	}
-	return strings.Join(parts, " && ")
-}
-
-// CELStrings renders a CEL list of string literals.
-func CELStrings(ss []string) string {
-	q := make([]string, len(ss))
-	for i, s := range ss {
-		q[i] = strconv.Quote(s)
-	}
-	return "[" + strings.Join(q, ", ") + "]"
 }

@@ -104,7 +104,7 @@ func TestTheRenderedConfigurationsAreWhatTheAPIServerNeeds(t *testing.T) {
 }
 
 func TestTheRulesRegisterTheStatusSubresourcesThatKeepLabelsForUpdateOnly(t *testing.T) {
-	rules := match.Rules(policy.Default().KindsFor(policy.Validate))
+	rules := match.Webhook(policy.Default(), policy.Validate).Rules
 	var main, status []string
 	for _, r := range rules {
 		for _, res := range r.Resources {
