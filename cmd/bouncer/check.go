@@ -70,7 +70,7 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
-	c := &check.Checker{Policy: p, Namespace: *ns, User: *as, Groups: groups}
+	c := &check.Checker{Policy: p, Namespace: *ns, User: *as, Groups: groups, IdentityHint: "--as and --as-group name who applies it"}
 	var objs []check.Object
 	var errs []inputError
 	fail := func(file string, err error) {

@@ -56,7 +56,7 @@ func runWebhookConfig(args []string, _ io.Reader, stdout, stderr io.Writer) int 
 	}
 	out, err := webhookconfig.Render(p, o)
 	if err != nil {
-		fmt.Fprintln(stderr, "bouncer webhookconfig:", err)
+		fmt.Fprintln(stderr, "bouncer webhookconfig:", optionFlags.Replace(err.Error()))
 		return exitUsage
 	}
 	// The first line records the command, so webhookconfig/ can be checked
@@ -65,6 +65,18 @@ func runWebhookConfig(args []string, _ io.Reader, stdout, stderr io.Writer) int 
 	_, _ = stdout.Write(out)
 	return exitOK
 }
+
+// optionFlags names webhookconfig.Options' fields as this command's flags,
+// in the package's errors. Longer names first: Options.CABundle is a prefix
+// of nothing else, but the order keeps it so.
+var optionFlags = strings.NewReplacer(
+	"Options.CAInjectedExternally", "--ca-injected-externally",
+	"Options.TimeoutSeconds", "--timeout",
+	"Options.InjectCAFrom", "--inject-ca-from",
+	"Options.CABundle", "--ca-bundle",
+	"Options.Service", "--service",
+	"Options.URL", "--url",
+)
 
 // parseOnly reads --only: one function's name ("validating" and "mutating",
 // the earlier spelling, are accepted too), or "" for both.

@@ -59,6 +59,9 @@ type Checker struct {
 	// and --as-group); the zero value is an unnamed user in no group.
 	User   string
 	Groups []string
+	// IdentityHint, when set, follows the identity in a guard refusal: the
+	// command says there how to name another one.
+	IdentityHint string
 }
 
 // Object is one manifest read from the input, not yet judged.
@@ -184,7 +187,7 @@ func (c *Checker) Judge(objs []Object) ([]Result, []error) {
 					place = "metadata.name"
 				}
 				r.Findings = append(r.Findings, Finding{Action: string(policy.Deny), Place: place,
-					Message: msg + " (created by " + c.who() + "; --as and --as-group name who applies it)"})
+					Message: msg + " (created by " + c.who() + c.hint() + ")"})
 			case r.Skip == skipKind && o.header.live():
 				r.Skip = "namespace exists already (it has a uid or creationTimestamp): lends its labels, not judged as created"
 			case r.Skip == skipKind:
@@ -409,4 +412,11 @@ func objects(file string, n, line int, js []byte) ([]Object, error) {
 		return out, nil
 	}
 	return []Object{{File: file, Document: n, Line: line, header: h, raw: js}}, nil
+}
+
+func (c *Checker) hint() string {
+	if c.IdentityHint == "" {
+		return ""
+	}
+	return "; " + c.IdentityHint
 }

@@ -62,11 +62,11 @@ func TestAServiceReferenceNeedsToSayWhereItsCAComesFrom(t *testing.T) {
 		o    Options
 		want string
 	}{
-		{"a Service without a CA is refused: the system roots never trust it", Options{Service: "bouncer-system/bouncer"}, "--service needs the CA that verifies the Service's certificate"},
+		{"a Service without a CA is refused: the system roots never trust it", Options{Service: "bouncer-system/bouncer"}, "Options.Service needs the CA that verifies the Service's certificate"},
 		{"a Service with a CA bundle is accepted", Options{Service: "bouncer-system/bouncer", CABundle: ca.PEM}, ""},
 		{"a Service with cert-manager's injector is accepted", Options{Service: "bouncer-system/bouncer", InjectCAFrom: "bouncer-system/bouncer-ca"}, ""},
 		{"a Service whose CA another injector fills is accepted when said so", Options{Service: "bouncer-system/bouncer", CAInjectedExternally: true}, ""},
-		{"an external injector and a bundle contradict each other", Options{Service: "bouncer-system/bouncer", CAInjectedExternally: true, CABundle: ca.PEM}, "give it without --ca-bundle and --inject-ca-from"},
+		{"an external injector and a bundle contradict each other", Options{Service: "bouncer-system/bouncer", CAInjectedExternally: true, CABundle: ca.PEM}, "give it without Options.CABundle and Options.InjectCAFrom"},
 		{"a public URL needs no CA", Options{URL: "https://bouncer-abc123-ew.a.run.app"}, ""},
 	}
 	for _, tt := range tests {

@@ -43,7 +43,8 @@ const ManagedBy = "bouncer-webhookconfig"
 // caBundle equal to a Certificate's CA, through every renewal.
 const InjectCAAnnotation = "cert-manager.io/inject-ca-from"
 
-// Options are the deployment's facts the policy does not know.
+// Options are the deployment's facts the policy does not know. Errors name
+// them as Options.Field; a command maps those names to its own flags.
 type Options struct {
 	// URL is the service's base URL; /validate and /mutate are appended.
 	URL string
@@ -82,27 +83,27 @@ func Build(p *policy.Policy, o Options) (*admregv1.ValidatingWebhookConfiguratio
 		timeout = DefaultTimeoutSeconds
 	}
 	if timeout < 1 || timeout > 30 {
-		return nil, nil, fmt.Errorf("--timeout: %d is out of range: the API server accepts 1 to 30 seconds", timeout)
+		return nil, nil, fmt.Errorf("Options.TimeoutSeconds: %d is out of range: the API server accepts 1 to 30 seconds", timeout)
 	}
 	if o.CABundle != nil {
 		if err := checkCABundle(o.CABundle, time.Now()); err != nil {
-			return nil, nil, fmt.Errorf("--ca-bundle: %v", err)
+			return nil, nil, fmt.Errorf("Options.CABundle: %v", err)
 		}
 	}
 	switch {
 	case o.CAInjectedExternally && (len(o.CABundle) > 0 || o.InjectCAFrom != ""):
-		return nil, nil, fmt.Errorf("--ca-injected-externally says something else fills caBundle: give it without --ca-bundle and --inject-ca-from")
+		return nil, nil, fmt.Errorf("Options.CAInjectedExternally says something else fills caBundle: give it without Options.CABundle and Options.InjectCAFrom")
 	case o.Service != "" && len(o.CABundle) == 0 && o.InjectCAFrom == "" && !o.CAInjectedExternally:
-		return nil, nil, fmt.Errorf("--service needs the CA that verifies the Service's certificate: give --ca-bundle FILE, or --inject-ca-from NS/CERT for cert-manager's CA injector, " +
-			"or --ca-injected-externally when another injector (such as OpenShift's service-ca) fills caBundle; without one the API server verifies " +
+		return nil, nil, fmt.Errorf("Options.Service needs the CA that verifies the Service's certificate: give Options.CABundle, or Options.InjectCAFrom for cert-manager's CA injector, " +
+			"or Options.CAInjectedExternally when another injector (such as OpenShift's service-ca) fills caBundle; without one the API server verifies " +
 			"the certificate against its system roots, which never trust an in-cluster certificate, and every call fails open")
 	}
 	if o.InjectCAFrom != "" {
 		if err := checkRef(o.InjectCAFrom); err != nil {
-			return nil, nil, fmt.Errorf("--inject-ca-from %q: %v", o.InjectCAFrom, err)
+			return nil, nil, fmt.Errorf("Options.InjectCAFrom %q: %v", o.InjectCAFrom, err)
 		}
 		if len(o.CABundle) > 0 {
-			return nil, nil, fmt.Errorf("give --ca-bundle or --inject-ca-from, not both: the injector would overwrite the bundle")
+			return nil, nil, fmt.Errorf("give Options.CABundle or Options.InjectCAFrom, not both: the injector would overwrite the bundle")
 		}
 	}
 	meta := func(name string) metav1.ObjectMeta {
@@ -182,12 +183,12 @@ func Render(p *policy.Policy, o Options) ([]byte, error) {
 // clientConfig returns how the API server reaches each function.
 func clientConfig(o Options) (func(path string) admregv1.WebhookClientConfig, error) {
 	if (o.URL == "") == (o.Service == "") {
-		return nil, fmt.Errorf("give exactly one of --url (such as https://bouncer-abc123-ew.a.run.app) and --service (such as bouncer-system/bouncer)")
+		return nil, fmt.Errorf("give exactly one of Options.URL (such as https://bouncer-abc123-ew.a.run.app) and Options.Service (such as bouncer-system/bouncer)")
 	}
 	if o.Service != "" {
 		ref, err := parseService(o.Service)
 		if err != nil {
-			return nil, fmt.Errorf("--service %q: %v", o.Service, err)
+			return nil, fmt.Errorf("Options.Service %q: %v", o.Service, err)
 		}
 		return func(path string) admregv1.WebhookClientConfig {
 			s := *ref
@@ -275,13 +276,13 @@ func checkURL(raw string) (string, error) {
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil:
-		return "", fmt.Errorf("--url %q: %v", raw, err)
+		return "", fmt.Errorf("Options.URL %q: %v", raw, err)
 	case u.Scheme != "https":
-		return "", fmt.Errorf("--url %q: the API server calls webhooks over https only", raw)
+		return "", fmt.Errorf("Options.URL %q: the API server calls webhooks over https only", raw)
 	case u.Host == "":
-		return "", fmt.Errorf("--url %q: no host", raw)
+		return "", fmt.Errorf("Options.URL %q: no host", raw)
 	case u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
-		return "", fmt.Errorf("--url %q: must have no user info, query or fragment", raw)
+		return "", fmt.Errorf("Options.URL %q: must have no user info, query or fragment", raw)
 	}
 	return strings.TrimSuffix(raw, "/"), nil
 }
