@@ -59,7 +59,7 @@ func Compile(f *spec.Policy) (*Policy, error) {
 	}
 	// Copies: the policy is shared by every request, and its lists must not
 	// alias the spec's default or the caller's document.
-	p.Controllers = slices.Clone(spec.DefaultControllers)
+	p.Controllers = spec.DefaultControllers()
 	if f.Controllers != nil {
 		p.Controllers = slices.Clone(*f.Controllers)
 	}
@@ -71,7 +71,7 @@ func Compile(f *spec.Policy) (*Policy, error) {
 		p.controllers[c] = true
 	}
 
-	admins := spec.DefaultExemptionAdmins
+	admins := spec.DefaultExemptionAdmins()
 	if f.ExemptionAdmins != nil {
 		admins = *f.ExemptionAdmins
 	}
@@ -92,7 +92,7 @@ func Compile(f *spec.Policy) (*Policy, error) {
 
 	global := f.Exemptions
 	global.Namespaces = slices.Clone(global.Namespaces)
-	for _, ns := range SystemNamespaces {
+	for _, ns := range spec.SystemNamespaces() {
 		if !slices.Contains(global.Namespaces, ns) {
 			global.Namespaces = append(global.Namespaces, ns)
 		}

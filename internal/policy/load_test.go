@@ -124,7 +124,7 @@ rules:
 }
 
 func TestTheDefaultControllersAreTheSpecsDefault(t *testing.T) {
-	if diff := cmp.Diff(spec.DefaultControllers, policy.Default().Controllers); diff != "" {
+	if diff := cmp.Diff(spec.DefaultControllers(), policy.Default().Controllers); diff != "" {
 		t.Errorf("default.yaml's controllers differ from spec.DefaultControllers (-spec +default.yaml):\n%s", diff)
 	}
 	p := mustParse(t, "apiVersion: bouncer.dev/v1\nkind: Policy\nrules: [{name: a, kinds: [Pod], require: [{key: x}]}]\n")

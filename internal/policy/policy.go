@@ -51,11 +51,6 @@ const (
 	Audit Action = "audit"
 )
 
-// SystemNamespaces are always exempt, whatever the policy file says: the
-// control plane's own, Knative's, and bouncer's. Blocking them can stop the
-// cluster or bouncer's own scale-up.
-var SystemNamespaces = []string{"kube-system", "kube-node-lease", "knative-serving", "kourier-system", "bouncer-system"}
-
 // Policy is a compiled policy, safe for concurrent use.
 type Policy struct {
 	AllowExistingViolations bool

@@ -24,32 +24,18 @@ type Policy struct {
 	// Controllers are the identities of the built-in workload controllers.
 	// A child one of them creates for a parent the policy covers (a Deployment's
 	// ReplicaSet, a ReplicaSet's Pods) follows its parent's verdict: its
-	// template's violations are warnings. nil means DefaultControllers; an
+	// template's violations are warnings. nil means DefaultControllers(); an
 	// empty list turns the rule off.
 	Controllers *[]string `json:"controllers,omitempty"`
 	// ExemptionAdmins are the only identities that may make a namespace
 	// exempt: label it so that exemptions.namespaceSelector selects it, or
 	// create one whose name exemptions.namespaces lists. nil means
-	// DefaultExemptionAdmins. A guard evaluated in the API server itself
+	// DefaultExemptionAdmins(). A guard evaluated in the API server itself
 	// (a ValidatingAdmissionPolicy with failurePolicy Fail) enforces it.
 	ExemptionAdmins *Identities  `json:"exemptionAdmins,omitempty"`
 	Exemptions      Exemptions   `json:"exemptions"`
 	CustomKinds     []CustomKind `json:"customKinds,omitempty"`
 	Rules           []Rule       `json:"rules"`
-}
-
-// DefaultControllers are the kube-controller-manager's identities: the
-// service accounts of the controllers that create Pods, ReplicaSets and Jobs
-// when it runs with --use-service-account-credentials (as kubeadm and managed
-// clusters run it), and its own user when it does not.
-var DefaultControllers = []string{
-	"system:kube-controller-manager",
-	"system:serviceaccount:kube-system:cronjob-controller",
-	"system:serviceaccount:kube-system:daemon-set-controller",
-	"system:serviceaccount:kube-system:deployment-controller",
-	"system:serviceaccount:kube-system:job-controller",
-	"system:serviceaccount:kube-system:replicaset-controller",
-	"system:serviceaccount:kube-system:statefulset-controller",
 }
 
 // Identities are users and groups, as the API server authenticates them.
@@ -58,12 +44,25 @@ type Identities struct {
 	Groups []string `json:"groups,omitempty"`
 }
 
-// DefaultExemptionAdmins are the cluster's administrators wherever a group
-// names them: system:masters, which the API server never lets RBAC take
-// away, and kubeadm:cluster-admins, the group of kubeadm's admin.conf since
-// Kubernetes 1.29. Managed clusters have no such fixed group (GKE admits
-// its administrators through IAM), so their operators list their own.
-var DefaultExemptionAdmins = Identities{Groups: []string{"system:masters", "kubeadm:cluster-admins"}}
+// The defaults below have one home, default.yaml: a policy that leaves a
+// setting out gets the default policy's value, read from it (through its
+// generated Go value, default_gen.go).
+
+// DefaultControllers are default.yaml's controllers: the
+// kube-controller-manager's identities, the service accounts of the
+// controllers that create Pods, ReplicaSets and Jobs when it runs with
+// --use-service-account-credentials (as kubeadm and managed clusters run
+// it), and its own user when it does not.
+func DefaultControllers() []string { return *defaultSpec().Controllers }
+
+// DefaultExemptionAdmins are default.yaml's exemptionAdmins: the cluster's
+// administrators wherever a group names them.
+func DefaultExemptionAdmins() Identities { return *defaultSpec().ExemptionAdmins }
+
+// SystemNamespaces are default.yaml's exempt namespaces, which every policy
+// exempts whether it lists them or not: the control plane's, Knative's and
+// bouncer's own. Blocking them can stop the cluster or bouncer's scale-up.
+func SystemNamespaces() []string { return defaultSpec().Exemptions.Namespaces }
 
 // Exemptions let requests through unchanged.
 type Exemptions struct {

@@ -9,6 +9,7 @@ import (
 	"bouncer.dev/bouncer/internal/match"
 	"bouncer.dev/bouncer/internal/policy"
 	"bouncer.dev/bouncer/internal/policy/policytest"
+	"bouncer.dev/bouncer/internal/spec"
 	"github.com/google/go-cmp/cmp"
 	admregv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -153,7 +154,7 @@ func TestExemptionsAreCompiledIntoSelectorsAndConditions(t *testing.T) {
 			p := mustParse(t, "apiVersion: bouncer.dev/v1\nkind: Policy\nexemptions: "+tt.exemptions+"\nrules: [{name: a, kinds: [Deployment], require: [{key: owner}]}]\n")
 			v, _ := render(t, p, Options{URL: "https://x.example"})
 			w := v.Webhooks[0]
-			if got := w.NamespaceSelector.MatchExpressions[0]; got.Key != policy.NamespaceNameLabel || got.Operator != metav1.LabelSelectorOpNotIn || !cmp.Equal(got.Values, policy.SystemNamespaces, sortStrings) {
+			if got := w.NamespaceSelector.MatchExpressions[0]; got.Key != policy.NamespaceNameLabel || got.Operator != metav1.LabelSelectorOpNotIn || !cmp.Equal(got.Values, spec.SystemNamespaces(), sortStrings) {
 				t.Errorf("name requirement %+v", got)
 			}
 			if diff := cmp.Diff(tt.nsExprs, w.NamespaceSelector.MatchExpressions[1:], emptyNil); diff != "" {
