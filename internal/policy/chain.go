@@ -3,6 +3,8 @@ package policy
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 
 	"bouncer.dev/bouncer/internal/rawjson"
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
@@ -14,26 +16,71 @@ import (
 // admits an object that lacks it, because validate sees the default.
 type Admission struct {
 	Mutate, Validate Decision
-	// Object is the object validate judged: the request's, patched.
-	Object rawjson.Value
+	in               rawjson.Value // the request's object
 }
 
-// Admit runs the chain. The patch is applied with the JSON Patch library the
-// API server uses. Mutation is idempotent, so the API server's reinvocation
-// would add nothing: one pass is the whole chain.
+// Object returns the object validate judged: the request's, patched with the
+// JSON Patch library the API server uses.
+func (a *Admission) Object() (rawjson.Value, error) { return ApplyPatch(a.in, a.Mutate) }
+
+// Admit runs the chain. Mutation is idempotent, so the API server's
+// reinvocation would add nothing: one pass is the whole chain.
+//
+// The patch only adds labels, and validate reads only the identity and the
+// label maps, so validate judges the object mutate read with the added labels
+// laid over it: what reading the patched document would give, without
+// applying the patch and parsing the whole document again.
+// TestAdmitDecidesAsValidatingThePatchedObjectWould holds the two equal.
 func (p *Policy) Admit(r *Request) (Admission, error) {
-	a := Admission{Mutate: p.Mutate(r), Object: r.Object}
-	if len(a.Mutate.Patch) > 0 {
-		patched, err := ApplyPatch(r.Object, a.Mutate)
-		if err != nil {
-			return a, err
+	a := Admission{in: r.Object}
+	var obj *Object
+	a.Mutate, obj = p.decideOn(r, Mutate, nil)
+	if len(a.Mutate.Added) > 0 {
+		if obj = obj.withAdded(a.Mutate.Added); obj == nil {
+			patched, err := a.Object()
+			if err != nil {
+				return a, err
+			}
+			mutated := *r
+			mutated.Object = patched
+			a.Validate = p.Validate(&mutated)
+			return a, nil
 		}
-		a.Object = patched
 	}
-	mutated := *r
-	mutated.Object = a.Object
-	a.Validate = p.Validate(&mutated)
+	a.Validate, _ = p.decideOn(r, Validate, obj)
 	return a, nil
+}
+
+// withAdded returns a copy of o with the added labels in their places, as
+// ReadObject reads the patched document; o is left as it was. It returns nil
+// when a label place lies in metadata outside metadata.labels (a custom
+// kind's template path may): there the patch can turn a field the reader
+// takes for the object's identity, such as metadata.name, into a map, and
+// only the patched document says what validate makes of it.
+func (o *Object) withAdded(added []Added) *Object {
+	c := *o
+	c.Places = slices.Clone(o.Places)
+	copied := make([]bool, len(c.Places))
+	for _, a := range added {
+		i := slices.IndexFunc(c.Places, func(pl Place) bool { return pl.Path == a.Place })
+		if i < 0 {
+			return nil
+		}
+		pl := &c.Places[i]
+		if pl.Path != ObjectPlace && pl.Segments[0] == "metadata" {
+			return nil
+		}
+		if !copied[i] {
+			copied[i] = true
+			pl.Labels = maps.Clone(pl.Labels)
+			if pl.Labels == nil {
+				pl.Labels = map[string]string{}
+			}
+			pl.Present, pl.Depth = true, len(pl.Segments)
+		}
+		pl.Labels[a.Key] = a.Value
+	}
+	return &c
 }
 
 // ApplyPatch applies a decision's patch to obj as the API server would.

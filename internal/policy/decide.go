@@ -27,23 +27,30 @@ type subject struct {
 }
 
 func (p *Policy) decide(r *Request, fn Function) Decision {
+	d, _ := p.decideOn(r, fn, nil)
+	return d
+}
+
+// decideOn is decide on obj, when it is not nil, as read from r.Object. It
+// returns the object it judged, nil when the screen decided.
+func (p *Policy) decideOn(r *Request, fn Function, obj *Object) (Decision, *Object) {
 	d := Decision{Function: fn}
-	s := p.screen(r, fn, &d)
+	s := p.screen(r, fn, &d, obj)
 	if s == nil {
-		return d
+		return d, nil
 	}
 	if fn == Validate {
 		p.validate(r, s, &d)
 	} else {
 		p.mutate(r, s, &d)
 	}
-	return d
+	return d, s.obj
 }
 
 // screen applies what both functions share: requests let through without
-// inspection, global exemptions, and reading the objects. It returns nil
-// when d is already the decision.
-func (p *Policy) screen(r *Request, fn Function, d *Decision) *subject {
+// inspection, global exemptions, and reading the objects (r.Object only when
+// obj is nil). It returns nil when d is already the decision.
+func (p *Policy) screen(r *Request, fn Function, d *Decision, obj *Object) *subject {
 	switch r.Operation {
 	case Delete, Connect:
 		d.Skip = "operation " + r.Operation
@@ -79,9 +86,12 @@ func (p *Policy) screen(r *Request, fn Function, d *Decision) *subject {
 		d.Unreadable = &ObjectError{"request.object", "missing on " + r.Operation}
 		return nil
 	}
-	s := &subject{k: k, update: r.Operation == Update}
+	s := &subject{k: k, update: r.Operation == Update, obj: obj}
 	var err error
-	if s.obj, err = ReadObject(r.Object, k, "request.object"); err != nil {
+	if s.obj == nil {
+		s.obj, err = ReadObject(r.Object, k, "request.object")
+	}
+	if err != nil {
 		if s.update && beingDeleted(r.Object) {
 			d.Skip = "object is being deleted"
 		} else {
