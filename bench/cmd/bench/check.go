@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +27,11 @@ import (
 type checkResult struct {
 	files, denied, mutated int
 	bouncer, kyverno       []time.Duration
+	// The same runs unpinned: on every online CPU (cpus, a taskset list),
+	// cores of them.
+	bouncerAll, kyvernoAll []time.Duration
+	cpus                   string
+	cores                  int
 	kyvernoVersion         string
 	kyvernoSize            int64
 	disagree               []string // non-empty: not timed
@@ -143,11 +149,19 @@ func manifest(kind, apiVersion, name, ns string, labels []map[string]string) map
 }
 
 // runCheckBench compares and then times the two CLIs on dir. Both run on both
-// cores: the harness itself is pinned to one, and a CLI is not a server.
+// cores: the harness itself is pinned to one, and a CLI is not a server. Each
+// run is timed again unpinned, on every online CPU of the machine.
 func runCheckBench(bouncer, kyverno, policyFile, dir, work string, n, runs int) (checkResult, error) {
 	res := checkResult{files: n}
 	both := func(name string, args ...string) *exec.Cmd {
 		return exec.Command("taskset", append([]string{"-c", "0,1", name}, args...)...)
+	}
+	var err error
+	if res.cpus, res.cores, err = onlineCPUs(); err != nil {
+		return res, err
+	}
+	all := func(name string, args ...string) *exec.Cmd {
+		return exec.Command("taskset", append([]string{"-c", res.cpus, name}, args...)...)
 	}
 	// bouncer's verdicts, and its additions applied to the input.
 	out, err := both(bouncer, "check", "-o", "json", dir).Output()
@@ -208,23 +222,51 @@ func runCheckBench(bouncer, kyverno, policyFile, dir, work string, n, runs int) 
 		}
 	}
 
-	// Alternate the two so that drift on this shared machine hits both.
-	for i := 0; i < runs; i++ {
+	// Alternate the two, pinned and unpinned, so that drift on this shared
+	// machine hits all four.
+	timed := func(cmd *exec.Cmd, into *[]time.Duration) error {
 		t := time.Now()
-		if err := both(bouncer, "check", dir).Run(); exitCode(err) != 1 {
-			return res, fmt.Errorf("bouncer check %s: want exit 1 (violations), got %v", dir, err)
+		if err := cmd.Run(); exitCode(err) != 1 {
+			return fmt.Errorf("%s: want exit 1 (violations), got %v", strings.Join(cmd.Args, " "), err)
 		}
-		res.bouncer = append(res.bouncer, time.Since(t))
-		if res.skipped != "" {
-			continue
+		*into = append(*into, time.Since(t))
+		return nil
+	}
+	for i := 0; i < runs; i++ {
+		for _, run := range []struct {
+			taskset                  func(string, ...string) *exec.Cmd
+			bouncerInto, kyvernoInto *[]time.Duration
+		}{{both, &res.bouncer, &res.kyverno}, {all, &res.bouncerAll, &res.kyvernoAll}} {
+			if err := timed(run.taskset(bouncer, "check", dir), run.bouncerInto); err != nil {
+				return res, err
+			}
+			if res.skipped != "" {
+				continue
+			}
+			if err := timed(run.taskset(kyverno, "apply", policyFile, "--resource", dir), run.kyvernoInto); err != nil {
+				return res, err
+			}
 		}
-		t = time.Now()
-		if err := both(kyverno, "apply", policyFile, "--resource", dir).Run(); exitCode(err) != 1 {
-			return res, fmt.Errorf("kyverno apply: want exit 1 (violations), got %v", err)
-		}
-		res.kyverno = append(res.kyverno, time.Since(t))
 	}
 	return res, nil
+}
+
+// onlineCPUs returns the machine's online CPUs as a taskset list, such as
+// "0-7", and how many of them a command run under that list gets (a cgroup
+// may allow fewer). runtime.NumCPU cannot say: it counts the CPUs this
+// process may use, and make bench pins the harness to one.
+func onlineCPUs() (cpus string, cores int, err error) {
+	b, err := os.ReadFile("/sys/devices/system/cpu/online")
+	if err != nil {
+		return "", 0, err
+	}
+	cpus = strings.TrimSpace(string(b))
+	out, err := exec.Command("taskset", "-c", cpus, "nproc").Output()
+	if err != nil {
+		return "", 0, fmt.Errorf("taskset -c %s nproc: %v", cpus, err)
+	}
+	cores, err = strconv.Atoi(strings.TrimSpace(string(out)))
+	return cpus, cores, err
 }
 
 // kyvernoFailed is how kyverno apply names a resource that failed a rule. It

@@ -125,8 +125,14 @@ func baseline(k cellKey) (cellKey, bool) {
 	if strings.HasPrefix(k.section, "In process") && strings.HasPrefix(k.column, "bouncer ") {
 		return cellKey{k.section, k.row, "controller-runtime " + strings.TrimPrefix(k.column, "bouncer ")}, true
 	}
-	if strings.HasPrefix(k.section, "bouncer check beside kyverno apply") && k.row == "bouncer check" {
-		return cellKey{k.section, "kyverno apply", k.column}, true
+	if strings.HasPrefix(k.section, "bouncer check beside kyverno apply") {
+		if k.row == "bouncer check" {
+			return cellKey{k.section, "kyverno apply", k.column}, true
+		}
+		// The unpinned row, against Kyverno's on as many cores.
+		if how, ok := strings.CutPrefix(k.row, "bouncer check, "); ok {
+			return cellKey{k.section, "kyverno apply, " + how, k.column}, true
+		}
 	}
 	return cellKey{}, false
 }

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"fmt"
 	"math"
+	"strings"
 	"testing"
+	"time"
 )
 
 // sampleReport is a minimal report with one HTTP table, one in-process table and
@@ -73,5 +76,52 @@ func TestMovedIgnoresFiguresWithinTenPercent(t *testing.T) {
 	cur := sampleReport("10900", "6400", "190000", "43000", "v1.19.1 (binary 401 MB) | 21 s", "2.1 s")
 	if cs := moved(prev, cur); len(cs) != 0 {
 		t.Errorf("want no moved figures, got %v", cs)
+	}
+}
+
+func TestTheUnpinnedBouncerCheckIsJudgedAgainstTheUnpinnedKyvernoApply(t *testing.T) {
+	// The check section as writeCheck writes it, from the medians of one run each.
+	section := func(b, k, ba, ka time.Duration) string {
+		r := report{check: checkResult{files: 10, bouncer: []time.Duration{b}, kyverno: []time.Duration{k},
+			bouncerAll: []time.Duration{ba}, kyvernoAll: []time.Duration{ka}, cpus: "0-3", cores: 4,
+			kyvernoVersion: "v1.19.1", kyvernoSize: 401e6}}
+		var sb strings.Builder
+		r.writeCheck(func(format string, a ...any) { fmt.Fprintf(&sb, format+"\n", a...) })
+		return sb.String()
+	}
+	prev := section(2*time.Second, 20*time.Second, time.Second, 10*time.Second)
+	tests := []struct {
+		name        string
+		current     string
+		row         string
+		wantBase    float64
+		wantAgainst bool
+	}{
+		{"an unpinned bouncer check that slowed alone moved against its Kyverno",
+			section(2*time.Second, 20*time.Second, 2*time.Second, 10*time.Second),
+			"bouncer check, unpinned (all 4 cores)", 1, true},
+		{"an unpinned bouncer check that slowed with its Kyverno moved with the machine",
+			section(2*time.Second, 20*time.Second, 2*time.Second, 20*time.Second),
+			"bouncer check, unpinned (all 4 cores)", 2, false},
+		{"the pinned bouncer check is still judged against the pinned Kyverno only",
+			section(4*time.Second, 20*time.Second, time.Second, 40*time.Second),
+			"bouncer check", 1, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got *change
+			for _, c := range moved(prev, tt.current) {
+				if c.k.row == tt.row && c.k.column == "median" {
+					got = &c
+				}
+			}
+			if got == nil {
+				t.Fatalf("%s / median is not among the moved figures of\n%s", tt.row, tt.current)
+			}
+			if math.Abs(got.base-tt.wantBase) > 1e-9 || got.isBase || against(*got) != tt.wantAgainst {
+				t.Errorf("got baseline change %v, is a baseline %v, against %v; want %v, false, %v",
+					got.base, got.isBase, against(*got), tt.wantBase, tt.wantAgainst)
+			}
+		})
 	}
 }

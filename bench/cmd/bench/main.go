@@ -338,7 +338,9 @@ func run(root, outPath string, reps int, dur time.Duration, starts, rounds, crea
 	}
 	rep.commands = append(rep.commands,
 		fmt.Sprintf("taskset -c 0,1 bin/bouncer check DIR   # %d generated manifests, one a file", checkFiles),
-		"taskset -c 0,1 .cache/kyverno/v1.19.1/kyverno apply bench/kyverno/policy.yaml --resource DIR")
+		"taskset -c 0,1 .cache/kyverno/v1.19.1/kyverno apply bench/kyverno/policy.yaml --resource DIR",
+		fmt.Sprintf("taskset -c %s bin/bouncer check DIR   # unpinned: every online CPU, %d cores", rep.check.cpus, rep.check.cores),
+		fmt.Sprintf("taskset -c %s .cache/kyverno/v1.19.1/kyverno apply bench/kyverno/policy.yaml --resource DIR", rep.check.cpus))
 
 	// 7. Through a real control plane.
 	binDir := os.Getenv("BOUNCER_CONTROLPLANE")
