@@ -12,7 +12,7 @@ import (
 )
 
 // TestAuditingALiveClusterShowsWhatWouldBeDenied pipes `kubectl get -o yaml`
-// into `bouncer check -`, the README's audit: an object that slipped in
+// into `bouncer check -`, the audit in docs/cli.md: an object that slipped in
 // (here created by the exempt user, as during a fail-open window) is
 // reported, and a compliant one is not.
 func TestAuditingALiveClusterShowsWhatWouldBeDenied(t *testing.T) {

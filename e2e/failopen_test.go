@@ -16,7 +16,7 @@ import (
 // and breaks the function three ways. Each time a Pod create must still
 // succeed, and the API server must count the fail-open. A write may wait for
 // mutate (called at most twice) and validate, so the bound is three timeouts
-// plus a wide margin for a busy machine. The figures go in the README.
+// plus a wide margin for a busy machine. The figures go in docs/operations.md.
 func TestFailOpen(t *testing.T) {
 	if env.Bouncer == nil {
 		t.Skipf("the %s provider cannot stop the function", env.Provider)

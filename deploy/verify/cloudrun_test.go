@@ -24,7 +24,7 @@ import (
 // for each run.googleapis.com/ and autoscaling.knative.dev annotation, the
 // resources that accept it: https://cloud.google.com/run/docs/reference/rest/v1/ObjectMeta
 //
-// What this checks is the rules, not Cloud Run: README.md says so.
+// What this checks is the rules, not Cloud Run: docs/deploying.md says so.
 
 const testImage = "europe-west1-docker.pkg.dev/project/bouncer/bouncer@sha256:0000000000000000000000000000000000000000000000000000000000000000"
 const testSA = "bouncer-runtime@project.iam.gserviceaccount.com"

@@ -34,7 +34,7 @@ func firstLine(s string) string {
 }
 
 // Kind creates a kind cluster, loads the offline-built image, installs
-// cert-manager and deploys bouncer by the README's plain-Kubernetes path
+// cert-manager and deploys bouncer by docs/deploying.md's plain-Kubernetes path
 // (make deploy-kubernetes CERT_MANAGER=1), as the node provider does, and
 // returns the Env for it. The cluster is deleted when ctx ends.
 func Kind(ctx context.Context, root, work, policyFile string) (*Env, error) {
@@ -67,7 +67,7 @@ func Kind(ctx context.Context, root, work, policyFile string) (*Env, error) {
 		return nil, err
 	}
 	// cert-manager as kind users install it, from its release manifest
-	// (kind's nodes pull its images), then bouncer by the README's
+	// (kind's nodes pull its images), then bouncer by docs/deploying.md's
 	// plain-Kubernetes path, exactly as the node provider deploys it.
 	for _, args := range [][]string{
 		{"apply", "-f", "https://github.com/cert-manager/cert-manager/releases/download/v1.21.2/cert-manager.yaml"},

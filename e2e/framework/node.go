@@ -79,7 +79,7 @@ type NodeInfo struct {
 }
 
 // Node starts a single-node cluster on this host and deploys bouncer into
-// it the way the README's plain-Kubernetes steps do: the local control
+// it the way docs/deploying.md's plain-Kubernetes steps do: the local control
 // plane (its API server reaching Services' endpoints directly, with
 // --enable-aggregator-routing, as its webhook client then does too),
 // containerd with a CNI bridge, a kubelet and the scheduler, cert-manager's
@@ -203,7 +203,7 @@ func Node(ctx context.Context, root, work, binDir, certManagerDir, policyFile st
 		return nil, err
 	}
 
-	// bouncer, by the README's plain-Kubernetes path.
+	// bouncer, by docs/deploying.md's plain-Kubernetes path.
 	Progress("make deploy-kubernetes IMAGE=%s CERT_MANAGER=1 POLICY=%s", BouncerImage, policyFile)
 	out, errOut, err := Run(ctx, 10*time.Minute, []string{"KUBECONFIG=" + cp.Kubeconfig}, nil, "make", "-C", root, "deploy-kubernetes",
 		"IMAGE="+BouncerImage, "CERT_MANAGER=1", "POLICY="+policyFile, "KUBECTL="+env.Kubectl)

@@ -12,7 +12,7 @@ import (
 )
 
 // The decision log's field names are an interface: the e2e suite, the
-// hardening tests and users' log queries read them. README.md documents them.
+// hardening tests and users' log queries read them. docs/protocol.md documents them.
 const (
 	FieldFunction     = "function"
 	FieldUID          = "uid"

@@ -116,7 +116,7 @@ type Untouched struct {
 
 // Text says what was left out and why, for people. It is short, so that a
 // warning keeps the object's name whole within the API server's 256 bytes;
-// README.md says why a selector's key is left alone.
+// docs/controllers.md §1 says why a selector's key is left alone.
 func (u Untouched) Text() string {
 	return fmt.Sprintf("[%s] default label %q not added: %s names that key", u.Rule, u.Key, u.Selector)
 }

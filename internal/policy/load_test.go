@@ -5,11 +5,10 @@ import (
 	"testing"
 
 	"bouncer.dev/bouncer/internal/policy"
-	"bouncer.dev/bouncer/internal/spec"
 	"github.com/google/go-cmp/cmp"
 )
 
-func TestTheDefaultPolicyIsWhatTheREADMESays(t *testing.T) {
+func TestTheDefaultPolicyIsWhatTheDocsSay(t *testing.T) {
 	p := policy.Default()
 	if len(p.Rules) != 2 || !p.AllowExistingViolations {
 		t.Fatalf("default policy: %d rules, allowExistingViolations=%v", len(p.Rules), p.AllowExistingViolations)
@@ -123,12 +122,3 @@ rules:
 	}
 }
 
-func TestTheDefaultControllersAreTheSpecsDefault(t *testing.T) {
-	if diff := cmp.Diff(spec.DefaultControllers(), policy.Default().Controllers); diff != "" {
-		t.Errorf("default.yaml's controllers differ from spec.DefaultControllers (-spec +default.yaml):\n%s", diff)
-	}
-	p := mustParse(t, "apiVersion: bouncer.dev/v1\nkind: Policy\nrules: [{name: a, kinds: [Pod], require: [{key: x}]}]\n")
-	if !p.IsController("system:serviceaccount:kube-system:replicaset-controller") || p.IsController("alice") {
-		t.Errorf("a policy without controllers does not get the defaults: %v", p.Controllers)
-	}
-}

@@ -23,7 +23,7 @@ import (
 )
 
 // DefaultTimeoutSeconds is the shipped timeout: how long the API server
-// waits for each call before failing open. README.md ("The fail-open
+// waits for each call before failing open. docs/operations.md ("The fail-open
 // window") weighs it against the measured cold starts in docs/.
 const DefaultTimeoutSeconds = 3
 
