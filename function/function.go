@@ -31,7 +31,7 @@ func init() {
 	for _, w := range p.Warnings {
 		log.Warn("policy warning", zap.String("policy", source), zap.String("warning", w))
 	}
-	functions.HTTP("validate", admission.New(p, policy.Validate, log).ServeHTTP)
-	functions.HTTP("mutate", admission.New(p, policy.Mutate, log).ServeHTTP)
+	functions.HTTP("validate", admission.New(p, policy.Validation, log).ServeHTTP)
+	functions.HTTP("mutate", admission.New(p, policy.Mutation, log).ServeHTTP)
 	functions.HTTP("healthz", admission.Healthz)
 }

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io"
 
-	"bouncer.dev/bouncer/internal/compile"
+	"bouncer.dev/bouncer/internal/admissionpolicy"
 	"bouncer.dev/bouncer/internal/policyfile"
 )
 
@@ -30,7 +30,7 @@ func runCompile(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
-	out, err := compile.Render(p, fn)
+	out, err := admissionpolicy.Render(p, fn)
 	if err != nil {
 		fmt.Fprintln(stderr, "bouncer compile:", err)
 		return exitUsage

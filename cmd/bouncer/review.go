@@ -30,9 +30,9 @@ func runReview(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fl.Usage()
 		return exitUsage
 	}
-	fn := policy.Validate
+	fn := policy.Validation
 	if args[0] == "mutate" {
-		fn = policy.Mutate
+		fn = policy.Mutation
 	}
 	files, code, ok := parse(fl, args[1:])
 	if !ok {

@@ -80,14 +80,14 @@ var optionFlags = strings.NewReplacer(
 
 // parseOnly reads --only: one function's name ("validating" and "mutating",
 // the earlier spelling, are accepted too), or "" for both.
-func parseOnly(s string) (policy.Function, error) {
+func parseOnly(s string) (policy.Stage, error) {
 	switch s {
 	case "":
 		return 0, nil
 	case "validate", "validating":
-		return policy.Validate, nil
+		return policy.Validation, nil
 	case "mutate", "mutating":
-		return policy.Mutate, nil
+		return policy.Mutation, nil
 	}
 	return 0, fmt.Errorf("--only %q: want validate or mutate", s)
 }

@@ -51,7 +51,7 @@ func judge(t *testing.T, p *policy.Policy, group, kind, ns string, obj []byte) v
 	if err != nil {
 		t.Fatal(err)
 	}
-	return verdict.Of(&chain.Validate)
+	return verdict.For(&chain.Validate)
 }
 
 func docs(t *testing.T, path string) []map[string]any {

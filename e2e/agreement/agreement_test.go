@@ -354,7 +354,7 @@ func viaGo(t *testing.T, p *policy.Policy, vh, mh *hook, r *review) outcome {
 	if mh.calls(t, r, obj) {
 		req := r.request(t, obj)
 		m := p.Mutate(req)
-		a := verdict.Of(&m)
+		a := verdict.For(&m)
 		if !a.Allowed {
 			t.Fatalf("mutate refused a readable object: %+v", a)
 		}
@@ -370,7 +370,7 @@ func viaGo(t *testing.T, p *policy.Policy, vh, mh *hook, r *review) outcome {
 	}
 	if vh.calls(t, r, obj) {
 		d := p.Validate(r.request(t, obj))
-		a := verdict.Of(&d)
+		a := verdict.For(&d)
 		v.Denied, v.Warned = !a.Allowed, v.Warned || len(a.Warnings) > 0
 		if len(a.AuditAnnotations) > 0 {
 			v.Audit = a.AuditAnnotations

@@ -21,7 +21,7 @@ import (
 // server charges against its per-request budget.
 func TestCompiledExpressionsStayFarInsideTheCostBudget(t *testing.T) {
 	p := policy.Default()
-	objs := build(t, p, policy.Validate)
+	objs := build(t, p, policy.Validation)
 	big := map[string]any{}
 	for i := 0; i < 100; i++ {
 		big[fmt.Sprintf("example.com/label-%03d", i)] = strings.Repeat("v", 63)

@@ -3,7 +3,7 @@ package agreement
 import (
 	"testing"
 
-	"bouncer.dev/bouncer/internal/compile"
+	"bouncer.dev/bouncer/internal/admissionpolicy"
 	"bouncer.dev/bouncer/internal/policy"
 	"bouncer.dev/bouncer/internal/webhookconfig"
 	admregv1 "k8s.io/api/admissionregistration/v1"
@@ -11,9 +11,9 @@ import (
 
 // build compiles the policy into k8s.io/api objects: the code under test
 // here is the API server's own, fed what bouncer compile prints.
-func build(t *testing.T, p *policy.Policy, only policy.Function) []any {
+func build(t *testing.T, p *policy.Policy, only policy.Stage) []any {
 	t.Helper()
-	objs, err := compile.Build(p, only)
+	objs, err := admissionpolicy.Build(p, only)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,8 +23,8 @@ import (
 // (docs/benchmarks.md, "The answer's encoder"). The bytes are the same:
 // encode_test.go holds them equal to encoding/json over those types, in a
 // table test and in FuzzEncode.
-func encode(uid string, a *verdict.Answer, fn policy.Function) ([]byte, error) {
-	return appendAnswer(make([]byte, 0, 512), uid, a, fn == policy.Mutate)
+func encode(uid string, a *verdict.Answer, fn policy.Stage) ([]byte, error) {
+	return appendAnswer(make([]byte, 0, 512), uid, a, fn == policy.Mutation)
 }
 
 // appendAnswer appends the answer: the fields encoding/json writes over

@@ -14,12 +14,12 @@ import (
 
 // encodeAPITypes writes the answer with admission/v1's own types and
 // encoding/json: the reference that encode is held to, byte for byte.
-func encodeAPITypes(uid string, a *verdict.Answer, fn policy.Function) ([]byte, error) {
+func encodeAPITypes(uid string, a *verdict.Answer, fn policy.Stage) ([]byte, error) {
 	resp := &admissionv1.AdmissionResponse{UID: types.UID(uid), Allowed: a.Allowed, AuditAnnotations: a.AuditAnnotations, Warnings: a.Warnings}
 	if !a.Allowed {
 		resp.Result = &metav1.Status{Status: metav1.StatusFailure, Message: a.Message, Reason: reason(a.Code), Code: a.Code}
 	}
-	if fn == policy.Mutate && a.Allowed && len(a.Patch) > 0 {
+	if fn == policy.Mutation && a.Allowed && len(a.Patch) > 0 {
 		patch, err := json.Marshal(a.Patch)
 		if err != nil {
 			return nil, err
@@ -41,11 +41,11 @@ func BenchmarkEncode(b *testing.B) {
 	answers := []struct {
 		name string
 		a    verdict.Answer
-		fn   policy.Function
+		fn   policy.Stage
 	}{
-		{"allow", verdict.Answer{Allowed: true}, policy.Validate},
-		{"deny", verdict.Answer{Code: 403, Message: `Pod "web-69c6f74b8b-wf7sl" in namespace "shop" was denied by bouncer: [require-owner] missing label "owner" at metadata.labels`}, policy.Validate},
-		{"patch", verdict.Answer{Allowed: true, Patch: []patch.Op{{Op: "add", Path: "/metadata/labels/environment", Value: "development"}}}, policy.Mutate},
+		{"allow", verdict.Answer{Allowed: true}, policy.Validation},
+		{"deny", verdict.Answer{Code: 403, Message: `Pod "web-69c6f74b8b-wf7sl" in namespace "shop" was denied by bouncer: [require-owner] missing label "owner" at metadata.labels`}, policy.Validation},
+		{"patch", verdict.Answer{Allowed: true, Patch: []patch.Op{{Op: "add", Path: "/metadata/labels/environment", Value: "development"}}}, policy.Mutation},
 	}
 	for _, x := range answers {
 		b.Run(x.name+"/encoding-json", func(b *testing.B) {
@@ -79,7 +79,7 @@ func TestTheEncoderWritesWhatEncodingJSONWritesOverTheAPITypes(t *testing.T) {
 		{"a denial that also carries a patch", verdict.Answer{Code: 403, Message: "no", Patch: []patch.Op{{Op: "add", Path: "/a", Value: "v"}}}},
 	}
 	for _, tt := range tests {
-		for _, fn := range policy.Functions {
+		for _, fn := range policy.Stages {
 			t.Run(tt.name+" from "+fn.String(), func(t *testing.T) {
 				sameBytes(t, "u", &tt.a, fn)
 			})
@@ -96,15 +96,15 @@ func FuzzEncode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, uid string, allowed bool, code int32, msg, warning, key, value, patchValue string, mutate bool) {
 		a := verdict.Answer{Allowed: allowed, Code: code, Message: msg, Warnings: []string{warning}, AuditAnnotations: map[string]string{key: value},
 			Patch: []patch.Op{{Op: "add", Path: "/metadata/labels/" + key, Value: patchValue}}}
-		fn := policy.Validate
+		fn := policy.Validation
 		if mutate {
-			fn = policy.Mutate
+			fn = policy.Mutation
 		}
 		sameBytes(t, uid, &a, fn)
 	})
 }
 
-func sameBytes(t *testing.T, uid string, a *verdict.Answer, fn policy.Function) {
+func sameBytes(t *testing.T, uid string, a *verdict.Answer, fn policy.Stage) {
 	t.Helper()
 	want, err := encodeAPITypes(uid, a, fn)
 	if err != nil {

@@ -32,13 +32,13 @@ func FuzzHandler(f *testing.F) {
 	}
 	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"apps","version":"v1","kind":"CronJob"},"operation":"CREATE","object":{"spec":{"jobTemplate":null}}}}`))
 	log := logging.New(io.Discard)
-	validate, mutate := New(policy.Default(), policy.Validate, log), New(policy.Default(), policy.Mutate, log)
+	validate, mutate := New(policy.Default(), policy.Validation, log), New(policy.Default(), policy.Mutation, log)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		for _, h := range []*Function{validate, mutate} {
+		for _, h := range []*Handler{validate, mutate} {
 			status, uid, resp := call(h, body)
 			if status != 200 {
 				if status < 400 || status >= 500 || len(resp) == 0 {
-					t.Fatalf("%s: status %d with body %q; want a 4xx with a message", h.Fn, status, resp)
+					t.Fatalf("%s: status %d with body %q; want a 4xx with a message", h.Stage, status, resp)
 				}
 				continue
 			}
@@ -53,13 +53,13 @@ func FuzzHandler(f *testing.F) {
 				} `json:"response"`
 			}
 			if err := json.Unmarshal(resp, &review); err != nil {
-				t.Fatalf("%s: 200 without a JSON review: %v", h.Fn, err)
+				t.Fatalf("%s: 200 without a JSON review: %v", h.Stage, err)
 			}
 			if review.APIVersion != reviewAPIVersion || review.Kind != reviewKind || review.Response.UID != uid {
-				t.Fatalf("%s: answered %s %s uid %q; want the v1 review with uid %q", h.Fn, review.APIVersion, review.Kind, review.Response.UID, uid)
+				t.Fatalf("%s: answered %s %s uid %q; want the v1 review with uid %q", h.Stage, review.APIVersion, review.Kind, review.Response.UID, uid)
 			}
-			if (review.Response.Patch == nil) != (review.Response.PatchType == nil) || (!(h.Fn == policy.Mutate) && review.Response.Patch != nil) {
-				t.Fatalf("%s: patch %q with patchType %v", h.Fn, review.Response.Patch, review.Response.PatchType)
+			if (review.Response.Patch == nil) != (review.Response.PatchType == nil) || (!(h.Stage == policy.Mutation) && review.Response.Patch != nil) {
+				t.Fatalf("%s: patch %q with patchType %v", h.Stage, review.Response.Patch, review.Response.PatchType)
 			}
 			if review.Response.Patch != nil {
 				checkPatchSettles(t, h, body, review.Response.Patch)
@@ -83,7 +83,7 @@ func call(h http.Handler, body []byte) (int, string, []byte) {
 	return rec.Code, in.Request.UID, rec.Body.Bytes()
 }
 
-func checkPatchSettles(t *testing.T, h *Function, body, patch []byte) {
+func checkPatchSettles(t *testing.T, h *Handler, body, patch []byte) {
 	var review map[string]any
 	if err := json.Unmarshal(body, &review); err != nil {
 		t.Fatalf("a patch for a body encoding/json cannot read: %v", err)

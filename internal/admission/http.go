@@ -18,18 +18,19 @@ import (
 // (object and oldObject) plus the envelope, so 8 MiB admits its worst case.
 const DefaultMaxBodyBytes = 8 << 20
 
-// Function serves one admission function over HTTP.
-type Function struct {
-	Fn           policy.Function
+// Handler serves one of bouncer's admission functions, validate or mutate,
+// over HTTP.
+type Handler struct {
+	Stage        policy.Stage
 	Decide       func(*policy.Request) policy.Decision
 	Log          *zap.Logger
 	MaxBodyBytes int64
 }
 
 // New returns the HTTP handler of one of a policy's functions.
-func New(p *policy.Policy, fn policy.Function, log *zap.Logger) *Function {
-	f := &Function{Fn: fn, Decide: p.Validate, Log: log, MaxBodyBytes: DefaultMaxBodyBytes}
-	if fn == policy.Mutate {
+func New(p *policy.Policy, fn policy.Stage, log *zap.Logger) *Handler {
+	f := &Handler{Stage: fn, Decide: p.Validate, Log: log, MaxBodyBytes: DefaultMaxBodyBytes}
+	if fn == policy.Mutation {
 		f.Decide = p.Mutate
 	}
 	return f
@@ -37,7 +38,7 @@ func New(p *policy.Policy, fn policy.Function, log *zap.Logger) *Function {
 
 // ServeHTTP answers every readable review with an AdmissionReview, and
 // everything else with a 4xx status and a message saying what was wrong.
-func (f *Function) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (f *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	var uid string
 	written := false
@@ -46,7 +47,7 @@ func (f *Function) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// A bug must not take the process down. With the uid known the
 			// answer is a refusal, which does not admit the object; without
 			// it only an HTTP 500 is possible.
-			f.Log.Error("panic while deciding", zap.Stringer("function", f.Fn), zap.String("uid", uid), zap.String("panic", fmt.Sprint(v)))
+			f.Log.Error("panic while deciding", zap.Stringer("function", f.Stage), zap.String("uid", uid), zap.String("panic", fmt.Sprint(v)))
 			if written {
 				return // the answer is out; only logging failed
 			}
@@ -91,13 +92,13 @@ func (f *Function) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case nil:
 		uid = req.UID
 		d = f.Decide(req)
-		a = verdict.Of(&d)
+		a = verdict.For(&d)
 	case *requestError:
 		// The uid is readable, so answer in the protocol. Under failurePolicy
 		// Ignore an HTTP error would admit the object; a refusal does not.
 		uid = req.UID
-		d = policy.Decision{Function: f.Fn, Unreadable: &policy.ReviewError{Msg: e.msg}}
-		a = verdict.Of(&d)
+		d = policy.Decision{Stage: f.Stage, Unreadable: &policy.ReviewError{Msg: e.msg}}
+		a = verdict.For(&d)
 	case *httpError:
 		f.fail(w, e.status, e.msg)
 		return
@@ -110,8 +111,8 @@ func (f *Function) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.logDecision(req, &d, &a, time.Since(start))
 }
 
-func (f *Function) write(w http.ResponseWriter, uid string, a *verdict.Answer) {
-	out, err := encode(uid, a, f.Fn)
+func (f *Handler) write(w http.ResponseWriter, uid string, a *verdict.Answer) {
+	out, err := encode(uid, a, f.Stage)
 	if err != nil {
 		f.fail(w, http.StatusInternalServerError, "encoding the response: "+err.Error())
 		return
@@ -136,8 +137,8 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 
 // fail answers without an AdmissionReview, for requests that have no uid to
 // answer to. The API server then applies the webhook's failurePolicy.
-func (f *Function) fail(w http.ResponseWriter, status int, msg string) {
-	f.Log.Warn("bad request", zap.Stringer("function", f.Fn), zap.Int("status", status), zap.String("error", msg))
+func (f *Handler) fail(w http.ResponseWriter, status int, msg string) {
+	f.Log.Warn("bad request", zap.Stringer("function", f.Stage), zap.Int("status", status), zap.String("error", msg))
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
@@ -159,8 +160,8 @@ func Healthz(w http.ResponseWriter, r *http.Request) {
 // Mux serves /validate, /mutate and /healthz, the paths of every way bouncer runs.
 func Mux(p *policy.Policy, log *zap.Logger) *http.ServeMux {
 	m := http.NewServeMux()
-	m.Handle("/validate", New(p, policy.Validate, log))
-	m.Handle("/mutate", New(p, policy.Mutate, log))
+	m.Handle("/validate", New(p, policy.Validation, log))
+	m.Handle("/mutate", New(p, policy.Mutation, log))
 	m.HandleFunc("/healthz", Healthz)
 	return m
 }

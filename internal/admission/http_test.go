@@ -27,7 +27,7 @@ func post(t *testing.T, h http.Handler, body io.Reader, contentLength int64) *ht
 
 func TestBodiesOverTheLimitAreRefusedWith413(t *testing.T) {
 	var logs bytes.Buffer
-	f := New(policy.Default(), policy.Validate, logging.New(&logs))
+	f := New(policy.Default(), policy.Validation, logging.New(&logs))
 	f.MaxBodyBytes = 1 << 10
 	big := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"` + strings.Repeat("x", 2<<10) + `"}}`
 	tests := []struct {
@@ -56,7 +56,7 @@ func TestTheDefaultLimitAdmitsTheAPIServersWorstCase(t *testing.T) {
 	blob := strings.Repeat("a", 3<<20-200)
 	obj := `{"metadata":{"name":"p","labels":{"owner":"a"},"annotations":{"big":"` + blob + `"}}}`
 	body := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"","version":"v1","kind":"Pod"},"operation":"UPDATE","namespace":"n","object":` + obj + `,"oldObject":` + obj + `}}`
-	rec := post(t, New(policy.Default(), policy.Validate, logging.New(io.Discard)), strings.NewReader(body), int64(len(body)))
+	rec := post(t, New(policy.Default(), policy.Validation, logging.New(io.Discard)), strings.NewReader(body), int64(len(body)))
 	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"allowed":true`) {
 		t.Fatalf("a %d-byte review was not admitted: %d %.300s", len(body), rec.Code, rec.Body)
 	}
@@ -64,7 +64,7 @@ func TestTheDefaultLimitAdmitsTheAPIServersWorstCase(t *testing.T) {
 
 func TestAPanicIsAnsweredAsARefusalWithTheUID(t *testing.T) {
 	var logs bytes.Buffer
-	f := &Function{Fn: policy.Validate, Log: logging.New(&logs), MaxBodyBytes: DefaultMaxBodyBytes,
+	f := &Handler{Stage: policy.Validation, Log: logging.New(&logs), MaxBodyBytes: DefaultMaxBodyBytes,
 		Decide: func(*policy.Request) policy.Decision { panic("boom") }}
 	body, _ := os.ReadFile(filepath.Join(testdataDir, "reviews", "pod-with-owner.json"))
 	rec := post(t, f, bytes.NewReader(body), int64(len(body)))
@@ -87,7 +87,7 @@ func TestTheDecisionLogNamesTheDecisionButNoContent(t *testing.T) {
 	body := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-1","kind":{"group":"","version":"v1","kind":"Pod"},"operation":"CREATE","namespace":"shop","dryRun":true,"object":` + obj + `}}`
 	var logs bytes.Buffer
 	log := logging.New(&logs)
-	for _, fn := range policy.Functions {
+	for _, fn := range policy.Stages {
 		post(t, New(policy.Default(), fn, log), strings.NewReader(body), int64(len(body)))
 	}
 	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")

@@ -39,7 +39,7 @@ const (
 // logDecision writes one line per decision. It names the object and the
 // labels involved, never their values nor any other object content: a
 // mis-scoped webhook can receive Secrets, and Pods carry env values.
-func (f *Function) logDecision(r *policy.Request, d *policy.Decision, a *verdict.Answer, latency time.Duration) {
+func (f *Handler) logDecision(r *policy.Request, d *policy.Decision, a *verdict.Answer, latency time.Duration) {
 	if r == nil {
 		return
 	}
@@ -48,7 +48,7 @@ func (f *Function) logDecision(r *policy.Request, d *policy.Decision, a *verdict
 		decision = "deny"
 	}
 	fields := []zap.Field{
-		zap.Stringer(FieldFunction, f.Fn),
+		zap.Stringer(FieldFunction, f.Stage),
 		zap.String(FieldUID, r.UID),
 		zap.String(FieldKind, clip(r.Kind)),
 		zap.String(FieldNamespace, clip(r.Namespace)),

@@ -1,5 +1,5 @@
 // Package cel builds the CEL of bouncer's in-process admission: the
-// policies internal/compile emits and internal/guard's namespace guard. Each
+// policies internal/admissionpolicy emits and internal/guard's namespace guard. Each
 // builder is one fragment, named for what it means over the variables the
 // API server binds (object, oldObject, request, variables), and renders
 // exactly its text; testdata/compiled pins what they add up to.

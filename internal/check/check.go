@@ -353,7 +353,7 @@ func (c *Checker) judge(o Object, nsLabels map[string]map[string]string, parents
 			r.Skip += " (did you mean " + hint + "?)"
 		}
 	}
-	if a := verdict.Of(&v); !a.Allowed {
+	if a := verdict.For(&v); !a.Allowed {
 		r.Denied, r.Message = true, a.Message
 	}
 	r.Violations = v.Violations
@@ -370,7 +370,7 @@ func (c *Checker) judge(o Object, nsLabels map[string]map[string]string, parents
 	for _, d := range []policy.Decision{m, v} {
 		if d.Unreadable != nil {
 			r.Denied = true
-			r.Message = verdict.Of(&d).Message
+			r.Message = verdict.For(&d).Message
 			r.Findings = append(r.Findings, Finding{Action: "invalid", Message: r.Message})
 			break
 		}

@@ -1,5 +1,5 @@
 // Package manifest is what bouncer's two generators of Kubernetes objects,
-// internal/webhookconfig and internal/compile, share: the labels their
+// internal/webhookconfig and internal/admissionpolicy, share: the labels their
 // objects carry and the multi-document YAML stream they print for kubectl
 // apply.
 package manifest

@@ -29,12 +29,15 @@ type Scope struct {
 	Conditions        []admregv1.MatchCondition
 }
 
-// Webhook returns the scope of one function's webhook.
-func Webhook(p *policy.Policy, fn policy.Function) Scope { return Of(p, p.KindsFor(fn)) }
+// WebhookScope returns what one function's webhook is sent: the scope of
+// the kinds the stage has work for.
+func WebhookScope(p *policy.Policy, stage policy.Stage) Scope {
+	return KindsScope(p, p.KindsFor(stage))
+}
 
-// Of returns the scope of some of the policy's kinds under its global
-// exemptions.
-func Of(p *policy.Policy, kinds []*policy.Kind) Scope {
+// KindsScope returns the scope of some of the policy's kinds under its
+// global exemptions.
+func KindsScope(p *policy.Policy, kinds []*policy.Kind) Scope {
 	objSel, conds := objectExemption(p.Exempt.ObjectSelector)
 	conds = append(conds, users(&p.Exempt, "")...)
 	s := Scope{

@@ -34,7 +34,7 @@ func (a *Admission) Object() (rawjson.Value, error) { return ApplyPatch(a.in, a.
 func (p *Policy) Admit(r *Request) (Admission, error) {
 	a := Admission{in: r.Object}
 	var obj *Object
-	a.Mutate, obj = p.decideOn(r, Mutate, nil)
+	a.Mutate, obj = p.decideOn(r, Mutation, nil)
 	if len(a.Mutate.Added) > 0 {
 		if obj = obj.withAdded(a.Mutate.Added); obj == nil {
 			patched, err := a.Object()
@@ -47,7 +47,7 @@ func (p *Policy) Admit(r *Request) (Admission, error) {
 			return a, nil
 		}
 	}
-	a.Validate, _ = p.decideOn(r, Validate, obj)
+	a.Validate, _ = p.decideOn(r, Validation, obj)
 	return a, nil
 }
 

@@ -134,7 +134,7 @@ func TestAdmitDecidesAsValidatingThePatchedObjectWould(t *testing.T) {
 				return
 			}
 			a, _ := p.Admit(tt.req)
-			if got := verdict.Of(&a.Validate).Allowed; got != tt.allowed {
+			if got := verdict.For(&a.Validate).Allowed; got != tt.allowed {
 				t.Errorf("allowed = %v, want %v: %+v", got, tt.allowed, a.Validate)
 			}
 		})

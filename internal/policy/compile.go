@@ -53,7 +53,7 @@ func Compile(f *spec.Policy) (*Policy, error) {
 	if f.Kind != spec.DocumentKind {
 		errs.add("kind", "must be %q, got %q", spec.DocumentKind, f.Kind)
 	}
-	p := &Policy{AllowExistingViolations: true, kinds: map[GroupKind]*Kind{}, forFn: map[Function][]*Kind{}}
+	p := &Policy{AllowExistingViolations: true, kinds: map[GroupKind]*Kind{}, forStage: map[Stage][]*Kind{}}
 	if f.AllowExistingViolations != nil {
 		p.AllowExistingViolations = *f.AllowExistingViolations
 	}
@@ -117,10 +117,10 @@ func Compile(f *spec.Policy) (*Policy, error) {
 			}
 		}
 	}
-	for _, fn := range Functions {
+	for _, stage := range Stages {
 		for _, k := range p.kindOrder {
-			if slices.ContainsFunc(p.Rules, func(r *Rule) bool { return r.AppliesTo(k) && r.Does(fn) }) {
-				p.forFn[fn] = append(p.forFn[fn], k)
+			if slices.ContainsFunc(p.Rules, func(r *Rule) bool { return r.AppliesTo(k) && r.HasWorkIn(stage) }) {
+				p.forStage[stage] = append(p.forStage[stage], k)
 			}
 		}
 	}

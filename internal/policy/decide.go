@@ -8,11 +8,11 @@ import (
 )
 
 // Validate decides whether the request is admitted. It never patches.
-func (p *Policy) Validate(r *Request) Decision { return p.decide(r, Validate) }
+func (p *Policy) Validate(r *Request) Decision { return p.decide(r, Validation) }
 
 // Mutate returns the patch that adds the policy's missing default labels. It
 // never refuses a readable object and never overwrites a present label.
-func (p *Policy) Mutate(r *Request) Decision { return p.decide(r, Mutate) }
+func (p *Policy) Mutate(r *Request) Decision { return p.decide(r, Mutation) }
 
 // ReviewError says what in the review, outside the object, cannot be read.
 type ReviewError struct{ Msg string }
@@ -26,20 +26,20 @@ type subject struct {
 	update   bool
 }
 
-func (p *Policy) decide(r *Request, fn Function) Decision {
-	d, _ := p.decideOn(r, fn, nil)
+func (p *Policy) decide(r *Request, stage Stage) Decision {
+	d, _ := p.decideOn(r, stage, nil)
 	return d
 }
 
 // decideOn is decide on obj, when it is not nil, as read from r.Object. It
 // returns the object it judged, nil when the screen decided.
-func (p *Policy) decideOn(r *Request, fn Function, obj *Object) (Decision, *Object) {
-	d := Decision{Function: fn}
-	s := p.screen(r, fn, &d, obj)
+func (p *Policy) decideOn(r *Request, stage Stage, obj *Object) (Decision, *Object) {
+	d := Decision{Stage: stage}
+	s := p.screen(r, stage, &d, obj)
 	if s == nil {
 		return d, nil
 	}
-	if fn == Validate {
+	if stage == Validation {
 		p.validate(r, s, &d)
 	} else {
 		p.mutate(r, s, &d)
@@ -50,7 +50,7 @@ func (p *Policy) decideOn(r *Request, fn Function, obj *Object) (Decision, *Obje
 // screen applies what both functions share: requests let through without
 // inspection, global exemptions, and reading the objects (r.Object only when
 // obj is nil). It returns nil when d is already the decision.
-func (p *Policy) screen(r *Request, fn Function, d *Decision, obj *Object) *subject {
+func (p *Policy) screen(r *Request, stage Stage, d *Decision, obj *Object) *subject {
 	switch r.Operation {
 	case Delete, Connect:
 		d.Skip = "operation " + r.Operation
@@ -68,7 +68,7 @@ func (p *Policy) screen(r *Request, fn Function, d *Decision, obj *Object) *subj
 		d.Skip = "subresource " + text.Quote(r.SubResource, 40)
 		return nil
 	}
-	if k == nil || !slices.Contains(p.forFn[fn], k) {
+	if k == nil || !slices.Contains(p.forStage[stage], k) {
 		d.Skip = "kind not in policy"
 		return nil
 	}
@@ -175,7 +175,7 @@ func (p *Policy) follows(d *Decision, rule *Rule) bool {
 
 func (p *Policy) validate(r *Request, s *subject, d *Decision) {
 	for _, rule := range p.Rules {
-		if !rule.Does(Validate) || !rule.AppliesTo(s.k) || rule.Exempt.matches(r, s.obj) {
+		if !rule.HasWorkIn(Validation) || !rule.AppliesTo(s.k) || rule.Exempt.matches(r, s.obj) {
 			continue
 		}
 		for i, place := range s.k.Paths {
@@ -245,7 +245,7 @@ func (p *Policy) mutate(r *Request, s *subject, d *Decision) {
 			// copy: the parent's template was defaulted when a person wrote
 			// it, and a child that lacks a default has a parent that lacks
 			// it, a legacy one or a selector that excludes it on purpose.
-			if !rule.Does(Mutate) || !rule.AppliesTo(s.k) || rule.Exempt.matches(r, s.obj) || p.follows(d, rule) {
+			if !rule.HasWorkIn(Mutation) || !rule.AppliesTo(s.k) || rule.Exempt.matches(r, s.obj) || p.follows(d, rule) {
 				continue
 			}
 			for _, l := range rule.Defaults {

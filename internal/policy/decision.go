@@ -78,7 +78,7 @@ func (t Target) Short(max int) string {
 // Decision is what one function found on one request. internal/verdict
 // turns it into the API server's answer.
 type Decision struct {
-	Function Function
+	Stage Stage
 	// Skip says why the object was let through without inspection.
 	Skip string
 	// Unreadable says what in the review or object cannot be read; the answer

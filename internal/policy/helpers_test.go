@@ -47,7 +47,7 @@ func review(op, group, kind, object, old string) *Request {
 }
 
 // answer is the decision as the API server gets it.
-func answer(d policy.Decision) verdict.Answer { return verdict.Of(&d) }
+func answer(d policy.Decision) verdict.Answer { return verdict.For(&d) }
 
 // applyPatch applies the decision's patch to the request's object with the
 // library the API server uses, and returns the result.

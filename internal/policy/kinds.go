@@ -22,7 +22,7 @@ type Kind struct {
 	// their templates: such a child follows its parent's verdict.
 	Parents []GroupKind
 	// FrozenUnder are the kinds whose controllers find their child of this
-	// kind by comparing templates. Mutate never changes the template of a
+	// kind by comparing templates. mutate never changes the template of a
 	// child that one of them controls: the controller would not recognise it
 	// and would create another, which would be mutated again, without end
 	// (the ReplicaSet storm, kubernetes/kubernetes#57167).

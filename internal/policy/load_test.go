@@ -121,4 +121,3 @@ rules:
 		t.Errorf("the default policy warns: %q", w)
 	}
 }
-

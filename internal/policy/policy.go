@@ -15,25 +15,27 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 )
 
-// Function is one of bouncer's two admission functions.
-type Function uint8
+// Stage is a stage of admission that bouncer takes part in: validation,
+// served by its validate function (webhook), and mutation, served by mutate.
+// Its String is the function's name.
+type Stage uint8
 
 const (
-	// Validate refuses objects that break the policy. It never patches.
-	Validate Function = iota + 1
-	// Mutate adds missing default labels. It never refuses a readable object.
-	Mutate
+	// Validation refuses objects that break the policy. It never patches.
+	Validation Stage = iota + 1
+	// Mutation adds missing default labels. It never refuses a readable object.
+	Mutation
 )
 
-// Functions lists both, validate first.
-var Functions = []Function{Validate, Mutate}
+// Stages lists both, validation first.
+var Stages = []Stage{Validation, Mutation}
 
 // String is the function's name, as in its path (/validate, /mutate) and logs.
-func (f Function) String() string {
-	switch f {
-	case Validate:
+func (s Stage) String() string {
+	switch s {
+	case Validation:
 		return "validate"
-	case Mutate:
+	case Mutation:
 		return "mutate"
 	}
 	return "unknown"
@@ -66,7 +68,7 @@ type Policy struct {
 	controllers map[string]bool
 	kinds       map[GroupKind]*Kind
 	kindOrder   []*Kind
-	forFn       map[Function][]*Kind
+	forStage    map[Stage][]*Kind
 }
 
 // Identities are users and groups, kept as written (for the generators)
@@ -133,9 +135,9 @@ func (p *Policy) Kind(group, kind string) *Kind { return p.kinds[GroupKind{group
 // Kinds returns every kind that some rule applies to, in declaration order.
 func (p *Policy) Kinds() []*Kind { return p.kindOrder }
 
-// KindsFor returns the kinds that rules of one function apply to, so that a
+// KindsFor returns the kinds that rules of one stage apply to, so that a
 // webhook configuration sends each function only what it acts on.
-func (p *Policy) KindsFor(fn Function) []*Kind { return p.forFn[fn] }
+func (p *Policy) KindsFor(stage Stage) []*Kind { return p.forStage[stage] }
 
 // IsController reports whether user is one of the built-in controllers.
 func (p *Policy) IsController(user string) bool { return p.controllers[user] }
@@ -143,10 +145,10 @@ func (p *Policy) IsController(user string) bool { return p.controllers[user] }
 // AppliesTo reports whether the rule covers the kind.
 func (r *Rule) AppliesTo(k *Kind) bool { return r.kindSet[k] }
 
-// Does reports whether the rule has work for the function: requirements for
-// validate, defaults for mutate.
-func (r *Rule) Does(fn Function) bool {
-	if fn == Mutate {
+// HasWorkIn reports whether the rule has work in the stage: requirements in
+// validation, defaults in mutation.
+func (r *Rule) HasWorkIn(stage Stage) bool {
+	if stage == Mutation {
 		return len(r.Defaults) > 0
 	}
 	return len(r.Require) > 0

@@ -48,9 +48,9 @@ type Answer struct {
 // an HTTP error would admit the object; a refusal does not.
 func Refuse(code int32, msg string) Answer { return Answer{Code: code, Message: msg} }
 
-// Of shapes a decision into its answer: new deny-violations refuse the
+// For shapes a decision into the answer the API server gets for it: new deny-violations refuse the
 // request; everything else is admitted with warnings or audit annotations.
-func Of(d *policy.Decision) Answer {
+func For(d *policy.Decision) Answer {
 	switch e := d.Unreadable.(type) {
 	case nil:
 	case *policy.ObjectError:
@@ -58,7 +58,7 @@ func Of(d *policy.Decision) Answer {
 	default:
 		return Refuse(CodeBadRequest, "bouncer cannot read the review: "+e.Error())
 	}
-	if d.Function == policy.Mutate {
+	if d.Stage == policy.Mutation {
 		var untouched []string
 		for _, u := range d.Untouched {
 			untouched = append(untouched, u.Text())

@@ -69,7 +69,7 @@ type Options struct {
 	TimeoutSeconds int32
 	// Only, when set, renders that function's configuration alone, as where
 	// validation runs in-process (bouncer compile --only validate).
-	Only policy.Function
+	Only policy.Stage
 }
 
 // Build returns the two configurations.
@@ -116,7 +116,7 @@ func Build(p *policy.Policy, o Options) (*admregv1.ValidatingWebhookConfiguratio
 	ignore := admregv1.Ignore
 	none := admregv1.SideEffectClassNone
 	equivalent := admregv1.Equivalent
-	vs, ms := match.Webhook(p, policy.Validate), match.Webhook(p, policy.Mutate)
+	vs, ms := match.WebhookScope(p, policy.Validation), match.WebhookScope(p, policy.Mutation)
 	v := &admregv1.ValidatingWebhookConfiguration{
 		TypeMeta:   metav1.TypeMeta{APIVersion: admregv1.SchemeGroupVersion.String(), Kind: "ValidatingWebhookConfiguration"},
 		ObjectMeta: meta(ValidatingName),
@@ -172,9 +172,9 @@ func Render(p *policy.Policy, o Options) ([]byte, error) {
 	switch o.Only {
 	case 0:
 		objs = append(objs, v, m)
-	case policy.Validate:
+	case policy.Validation:
 		objs = append(objs, v)
-	case policy.Mutate:
+	case policy.Mutation:
 		objs = append(objs, m)
 	}
 	return manifest.Documents("# Do not edit: regenerate with the command above (make webhookconfig).\n", objs)

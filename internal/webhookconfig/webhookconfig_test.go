@@ -61,10 +61,10 @@ func render(t *testing.T, p *policy.Policy, o Options) (*admregv1.ValidatingWebh
 	}
 	// The namespace guard comes first, whatever else is rendered.
 	want := []string{"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
-	if o.Only != policy.Mutate {
+	if o.Only != policy.Mutation {
 		want = append(want, "ValidatingWebhookConfiguration")
 	}
-	if o.Only != policy.Validate {
+	if o.Only != policy.Validation {
 		want = append(want, "MutatingWebhookConfiguration")
 	}
 	if !slices.Equal(kinds, want) {
@@ -105,7 +105,7 @@ func TestTheRenderedConfigurationsAreWhatTheAPIServerNeeds(t *testing.T) {
 }
 
 func TestTheRulesRegisterTheStatusSubresourcesThatKeepLabelsForUpdateOnly(t *testing.T) {
-	rules := match.Webhook(policy.Default(), policy.Validate).Rules
+	rules := match.WebhookScope(policy.Default(), policy.Validation).Rules
 	var main, status []string
 	for _, r := range rules {
 		for _, res := range r.Resources {
@@ -209,7 +209,7 @@ func TestServiceReferencesAndTheCAInjector(t *testing.T) {
 }
 
 func TestOnlyRendersOneFunction(t *testing.T) {
-	out, err := Render(policy.Default(), Options{URL: "https://x.example", Only: policy.Mutate})
+	out, err := Render(policy.Default(), Options{URL: "https://x.example", Only: policy.Mutation})
 	if err != nil {
 		t.Fatal(err)
 	}

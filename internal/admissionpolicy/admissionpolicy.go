@@ -1,10 +1,10 @@
-// Package compile turns a bouncer policy into the API server's in-process
+// Package admissionpolicy turns a bouncer policy into the API server's in-process
 // admission: ValidatingAdmissionPolicy and MutatingAdmissionPolicy with their
 // bindings, as k8s.io/api objects carrying the policy's full meaning in CEL.
 // Which requests each policy sees comes from internal/match, as for the
 // webhooks. Where a rule cannot be expressed faithfully it refuses, naming
 // the rule and why; it never emits a weaker policy.
-package compile
+package admissionpolicy
 
 import (
 	"fmt"
@@ -42,7 +42,7 @@ type group struct {
 
 // Render returns the compiled objects as one multi-document YAML stream.
 // only, when set, emits one function's policies alone.
-func Render(p *policy.Policy, only policy.Function) ([]byte, error) {
+func Render(p *policy.Policy, only policy.Stage) ([]byte, error) {
 	objs, err := Build(p, only)
 	if err != nil {
 		return nil, err
@@ -52,7 +52,7 @@ func Render(p *policy.Policy, only policy.Function) ([]byte, error) {
 }
 
 // Build returns the policies and bindings, in a stable order.
-func Build(p *policy.Policy, only policy.Function) ([]any, error) {
+func Build(p *policy.Policy, only policy.Stage) ([]any, error) {
 	if err := expressible(p); err != nil {
 		return nil, err
 	}
@@ -62,13 +62,13 @@ func Build(p *policy.Policy, only policy.Function) ([]any, error) {
 	for _, r := range p.Rules {
 		for _, g := range groups(r) {
 			base := "bouncer-" + r.Name + "-" + g.name
-			if r.Does(policy.Validate) && only != policy.Mutate {
+			if r.HasWorkIn(policy.Validation) && only != policy.Mutation {
 				out = append(out, validating(p, r, g, base)...)
 				if r.Action == policy.Deny && (p.AllowExistingViolations || inherits(p, r, g)) {
 					out = append(out, admitted(p, r, g, base+"-admitted")...)
 				}
 			}
-			if r.Does(policy.Mutate) && only != policy.Validate {
+			if r.HasWorkIn(policy.Mutation) && only != policy.Validation {
 				out = append(out, mutating(p, r, g, base)...)
 			}
 		}
@@ -116,7 +116,7 @@ func expressible(p *policy.Policy) error {
 // status subresources that can change labels) and the global exemptions
 // that selectors can say.
 func constraints(p *policy.Policy, g group) *admregv1.MatchResources {
-	s := match.Of(p, g.kinds)
+	s := match.KindsScope(p, g.kinds)
 	equivalent := admregv1.Equivalent
 	var rules []admregv1.NamedRuleWithOperations
 	for _, r := range s.Rules {
@@ -131,10 +131,10 @@ func constraints(p *policy.Policy, g group) *admregv1.MatchResources {
 }
 
 // conditions skip work early, exactly where the webhooks let requests
-// through: the global conditions of match.Of, the decision's own skips, and
+// through: the global conditions of match.KindsScope, the decision's own skips, and
 // the rule's own exemptions.
 func conditions(p *policy.Policy, r *policy.Rule, g group) []admregv1.MatchCondition {
-	conds := match.Of(p, g.kinds).Conditions
+	conds := match.KindsScope(p, g.kinds).Conditions
 	conds = append(conds, match.Skips(p)...)
 	return append(conds, match.RuleConditions(r)...)
 }

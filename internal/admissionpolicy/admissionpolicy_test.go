@@ -1,4 +1,4 @@
-package compile
+package admissionpolicy
 
 import (
 	"bytes"
@@ -160,7 +160,7 @@ func TestTheControllerRulesAreCarriedWhereTheKindsHaveThem(t *testing.T) {
 }
 
 func TestOnlyAndRefusals(t *testing.T) {
-	objs, err := Build(policy.Default(), policy.Validate)
+	objs, err := Build(policy.Default(), policy.Validation)
 	if err != nil {
 		t.Fatal(err)
 	}

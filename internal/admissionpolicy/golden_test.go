@@ -1,4 +1,4 @@
-package compile
+package admissionpolicy
 
 import (
 	"flag"
@@ -42,10 +42,10 @@ func TestTheRenderedPoliciesMatchTheGoldens(t *testing.T) {
 			}
 			want, err := os.ReadFile(path)
 			if err != nil {
-				t.Fatalf("%v (run go test ./internal/compile -run %s -update)", err, t.Name())
+				t.Fatalf("%v (run go test ./internal/admissionpolicy -run %s -update)", err, t.Name())
 			}
 			if d := cmp.Diff(string(want), string(got)); d != "" {
-				t.Errorf("the rendering differs from %s (-want +got); if the change is meant, run go test ./internal/compile -run %s -update and review the diff:\n%s",
+				t.Errorf("the rendering differs from %s (-want +got); if the change is meant, run go test ./internal/admissionpolicy -run %s -update and review the diff:\n%s",
 					path, t.Name(), d)
 			}
 		})
