@@ -13,10 +13,10 @@ import (
 	"go.uber.org/zap"
 )
 
-// DefaultMaxBodyBytes bounds a review body. The API server accepts request
+// defaultMaxBodyBytes bounds a review body. The API server accepts request
 // bodies up to 3 MiB, and a review of an UPDATE carries the object twice
 // (object and oldObject) plus the envelope, so 8 MiB admits its worst case.
-const DefaultMaxBodyBytes = 8 << 20
+const defaultMaxBodyBytes = 8 << 20
 
 // Handler serves one of bouncer's admission functions, validate or mutate,
 // over HTTP.
@@ -29,7 +29,7 @@ type Handler struct {
 
 // New returns the HTTP handler of one of a policy's functions.
 func New(p *policy.Policy, fn policy.Stage, log *zap.Logger) *Handler {
-	f := &Handler{Stage: fn, Decide: p.Validate, Log: log, MaxBodyBytes: DefaultMaxBodyBytes}
+	f := &Handler{Stage: fn, Decide: p.Validate, Log: log, MaxBodyBytes: defaultMaxBodyBytes}
 	if fn == policy.Mutation {
 		f.Decide = p.Mutate
 	}

@@ -64,7 +64,7 @@ func TestTheDefaultLimitAdmitsTheAPIServersWorstCase(t *testing.T) {
 
 func TestAPanicIsAnsweredAsARefusalWithTheUID(t *testing.T) {
 	var logs bytes.Buffer
-	f := &Handler{Stage: policy.Validation, Log: logging.New(&logs), MaxBodyBytes: DefaultMaxBodyBytes,
+	f := &Handler{Stage: policy.Validation, Log: logging.New(&logs), MaxBodyBytes: defaultMaxBodyBytes,
 		Decide: func(*policy.Request) policy.Decision { panic("boom") }}
 	body, _ := os.ReadFile(filepath.Join(testdataDir, "reviews", "pod-with-owner.json"))
 	rec := post(t, f, bytes.NewReader(body), int64(len(body)))

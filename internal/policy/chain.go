@@ -52,7 +52,7 @@ func (p *Policy) Admit(r *Request) (Admission, error) {
 }
 
 // withAdded returns a copy of o with the added labels in their places, as
-// ReadObject reads the patched document; o is left as it was. It returns nil
+// readObject reads the patched document; o is left as it was. It returns nil
 // when a label place lies in metadata outside metadata.labels (a custom
 // kind's template path may): there the patch can turn a field the reader
 // takes for the object's identity, such as metadata.name, into a map, and
@@ -67,7 +67,7 @@ func (o *Object) withAdded(added []Added) *Object {
 			return nil
 		}
 		pl := &c.Places[i]
-		if pl.Path != ObjectPlace && pl.Segments[0] == "metadata" {
+		if pl.Path != objectPlace && pl.Segments[0] == "metadata" {
 			return nil
 		}
 		if !copied[i] {

@@ -169,13 +169,13 @@ func compileCustomKind(errs *fieldErrs, field string, k *spec.CustomKind, known 
 	for j, p := range k.TemplateLabelPaths {
 		pf := fmt.Sprintf("%s.templateLabelPaths[%d]", field, j)
 		switch {
-		case p == ObjectPlace:
+		case p == objectPlace:
 			errs.add(pf, "metadata.labels is always checked; list only template places")
 		case seen[p]:
 			errs.add(pf, "duplicate path %q", p)
 		case !validPath(p):
 			errs.add(pf, "must be a dotted path of field names, such as spec.template.metadata.labels")
-		case strings.HasPrefix(p, ObjectPlace+"."):
+		case strings.HasPrefix(p, objectPlace+"."):
 			errs.add(pf, "must not lie inside metadata.labels")
 		}
 		for q := range seen {

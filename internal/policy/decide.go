@@ -89,7 +89,7 @@ func (p *Policy) screen(r *Request, stage Stage, d *Decision, obj *Object) *subj
 	s := &subject{k: k, update: r.Operation == Update, obj: obj}
 	var err error
 	if s.obj == nil {
-		s.obj, err = ReadObject(r.Object, k, "request.object")
+		s.obj, err = readObject(r.Object, k, "request.object")
 	}
 	if err != nil {
 		if s.update && beingDeleted(r.Object) {
@@ -110,20 +110,20 @@ func (p *Policy) screen(r *Request, stage Stage, d *Decision, obj *Object) *subj
 		return nil
 	}
 	if s.update && !r.OldObject.IsAbsent() {
-		if s.old, err = ReadObject(r.OldObject, k, "request.oldObject"); err != nil {
+		if s.old, err = readObject(r.OldObject, k, "request.oldObject"); err != nil {
 			d.Unreadable = err
 			return nil
 		}
 	}
 	// The object's own labels decide: adding the exempt label exempts the
 	// update, removing it brings the object under the policy again.
-	if p.Exempt.matchesObject(s.obj.Own()) {
+	if p.Exempt.matchesObject(s.obj.own()) {
 		d.Skip = "exempt object label"
 		return nil
 	}
 	// A child that a built-in controller makes from its parent's template:
 	// both facts are needed, since anyone may write an ownerReference.
-	if p.IsController(r.User) && len(k.Parents) > 0 || k.MirroredByNodes && isNode(r.User, r.Groups) {
+	if p.isController(r.User) && len(k.Parents) > 0 || k.MirroredByNodes && isNode(r.User, r.Groups) {
 		ref, err := s.obj.Controller()
 		if err != nil {
 			d.Unreadable = err
@@ -131,7 +131,7 @@ func (p *Policy) screen(r *Request, stage Stage, d *Decision, obj *Object) *subj
 		}
 		switch {
 		case ref == nil:
-		case p.IsController(r.User) && slices.Contains(k.Parents, ref.GroupKind):
+		case p.isController(r.User) && slices.Contains(k.Parents, ref.GroupKind):
 			d.Parent, d.Creator = ref, r.User
 		case k.MirroredByNodes && ref.GroupKind == nodeKind && r.User == nodeUserPrefix+ref.Name:
 			// A mirror Pod: the kubelet publishes a static Pod, which it
@@ -274,5 +274,5 @@ func (e *Exemption) matches(r *Request, obj *Object) bool {
 	if e == nil {
 		return false
 	}
-	return e.Namespaces[r.Namespace] || e.matchesUser(r.User, r.Groups) || e.matchesObject(obj.Own())
+	return e.Namespaces[r.Namespace] || e.matchesUser(r.User, r.Groups) || e.matchesObject(obj.own())
 }

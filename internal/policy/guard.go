@@ -31,21 +31,21 @@ const (
 // (internal/guard compiles it); bouncer check applies it to the Namespaces
 // in its input.
 func (p *Policy) GuardNamespace(w NamespaceWrite) string {
-	if p.ExemptionAdmins.Has(w.User, w.Groups) {
+	if p.ExemptionAdmins.has(w.User, w.Groups) {
 		return ""
 	}
 	if w.Operation == Create && p.Exempt.Namespaces[w.Name] {
-		return GuardMessage(w.Name, guardNameMsg)
+		return guardMessage(w.Name, guardNameMsg)
 	}
 	if sel := p.Exempt.namespaceSel; sel != nil && sel.Matches(labels.Set(w.Labels)) &&
 		(w.Operation == Create || !sel.Matches(labels.Set(w.OldLabels))) {
-		return GuardMessage(w.Name, guardLabelMsg)
+		return guardMessage(w.Name, guardLabelMsg)
 	}
 	return ""
 }
 
-// GuardMessage is the guard's refusal of a write to the Namespace name.
-func GuardMessage(name, why string) string {
+// guardMessage is the guard's refusal of a write to the Namespace name.
+func guardMessage(name, why string) string {
 	return "Namespace " + text.Quote(name, 253) + " was denied by bouncer: " + why
 }
 

@@ -44,9 +44,9 @@ type Kind struct {
 	want     map[string]string // the field names the object reader keeps, interned
 }
 
-// ObjectPlace is the object's own label map. It is the only place mutate
+// objectPlace is the object's own label map. It is the only place mutate
 // completes on UPDATE, and on a child whose template is frozen.
-const ObjectPlace = "metadata.labels"
+const objectPlace = "metadata.labels"
 
 const (
 	podTemplate = "spec.template.metadata.labels"
@@ -96,7 +96,7 @@ var identityFields = []string{"metadata", "name", "generateName", "namespace", "
 // finish completes a kind: its label paths with the object's own first, their
 // segments, and the set of field names the reader keeps.
 func (k *Kind) finish() {
-	k.Paths = append([]string{ObjectPlace}, k.Paths...)
+	k.Paths = append([]string{objectPlace}, k.Paths...)
 	k.want = map[string]string{}
 	for _, f := range identityFields {
 		k.want[f] = f

@@ -38,8 +38,8 @@ type Place struct {
 	Depth int
 }
 
-// Own returns the object's own labels (nil when it has none).
-func (o *Object) Own() map[string]string { return o.Places[0].Labels }
+// own returns the object's own labels (nil when it has none).
+func (o *Object) own() map[string]string { return o.Places[0].Labels }
 
 // OwnerRef is an object's controller: the ownerReference with controller set.
 type OwnerRef struct {
@@ -58,9 +58,9 @@ type ObjectError struct {
 
 func (e *ObjectError) Error() string { return e.Path + ": " + e.Msg }
 
-// ReadObject reads the identity and every label place of kind k from v, the
+// readObject reads the identity and every label place of kind k from v, the
 // value of request.object or request.oldObject. field names it in errors.
-func ReadObject(v rawjson.Value, k *Kind, field string) (*Object, error) {
+func readObject(v rawjson.Value, k *Kind, field string) (*Object, error) {
 	r := reader{cache: map[string]map[string]rawjson.Value{}, field: field, want: k.want}
 	root, err := r.object(nil, v)
 	if err != nil {

@@ -78,8 +78,8 @@ type Identities struct {
 	users, groups map[string]bool
 }
 
-// Has reports whether the user, or one of the groups, is among them.
-func (id *Identities) Has(user string, groups []string) bool {
+// has reports whether the user, or one of the groups, is among them.
+func (id *Identities) has(user string, groups []string) bool {
 	if id.users[user] {
 		return true
 	}
@@ -139,8 +139,8 @@ func (p *Policy) Kinds() []*Kind { return p.kindOrder }
 // webhook configuration sends each function only what it acts on.
 func (p *Policy) KindsFor(stage Stage) []*Kind { return p.forStage[stage] }
 
-// IsController reports whether user is one of the built-in controllers.
-func (p *Policy) IsController(user string) bool { return p.controllers[user] }
+// isController reports whether user is one of the built-in controllers.
+func (p *Policy) isController(user string) bool { return p.controllers[user] }
 
 // AppliesTo reports whether the rule covers the kind.
 func (r *Rule) AppliesTo(k *Kind) bool { return r.kindSet[k] }

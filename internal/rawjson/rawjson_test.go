@@ -25,8 +25,8 @@ func TestParse(t *testing.T) {
 		{"a leading zero is refused", `[01]`, "not valid JSON at byte 3: invalid character '1' after array element"},
 		{"a bad escape is refused", `"\x"`, `not valid JSON at byte 3: invalid character 'x' in string escape code`},
 		{"a control character in a string is refused", "\"a\x01\"", `not valid JSON at byte 3: invalid character '\x01' in string literal`},
-		{"nesting as deep as encoding/json allows is valid", deep(MaxDepth), ""},
-		{"one level deeper is refused", deep(MaxDepth + 1), "not valid JSON at byte 10001: invalid character '[' exceeded max depth"},
+		{"nesting as deep as encoding/json allows is valid", deep(maxDepth), ""},
+		{"one level deeper is refused", deep(maxDepth + 1), "not valid JSON at byte 10001: invalid character '[' exceeded max depth"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,9 +5,9 @@ import (
 	"strconv"
 )
 
-// MaxDepth bounds nesting, as encoding/json does, so that a hostile body
+// maxDepth bounds nesting, as encoding/json does, so that a hostile body
 // cannot exhaust the stack.
-const MaxDepth = 10000
+const maxDepth = 10000
 
 // SyntaxError says where a body stops being JSON.
 type SyntaxError struct {
@@ -69,7 +69,7 @@ func value(d []byte, i, depth int) (int, error) {
 	}
 	switch c := d[i]; {
 	case c == '{' || c == '[':
-		if depth >= MaxDepth {
+		if depth >= maxDepth {
 			return 0, &SyntaxError{i + 1, fmt.Sprintf("invalid character %s exceeded max depth", quoteChar(c))}
 		}
 		if c == '{' {

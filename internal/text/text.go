@@ -5,8 +5,8 @@ package text
 
 import "strconv"
 
-// Ellipsis marks a cut.
-const Ellipsis = "…"
+// ellipsis marks a cut.
+const ellipsis = "…"
 
 // Clip returns s cut to at most max bytes, ellipsis included, on a rune
 // boundary. s is returned unchanged when it fits.
@@ -14,7 +14,7 @@ func Clip(s string, max int) string {
 	if len(s) <= max {
 		return s
 	}
-	return cut(s, max-len(Ellipsis)) + Ellipsis
+	return cut(s, max-len(ellipsis)) + ellipsis
 }
 
 // Quote quotes s as Go does (control characters and invalid UTF-8 escaped),
@@ -24,7 +24,7 @@ func Quote(s string, max int) string {
 	if len(s) <= max {
 		return strconv.Quote(s)
 	}
-	return strconv.Quote(cut(s, max)) + Ellipsis
+	return strconv.Quote(cut(s, max)) + ellipsis
 }
 
 // cut returns the longest prefix of s of at most n bytes that does not end

@@ -28,7 +28,7 @@ func TestClip(t *testing.T) {
 			if !utf8.ValidString(got) {
 				t.Errorf("Clip(%q, %d) = %q is not valid UTF-8", tt.s, tt.max, got)
 			}
-			if tt.max >= len(Ellipsis) && len(got) > tt.max {
+			if tt.max >= len(ellipsis) && len(got) > tt.max {
 				t.Errorf("Clip(%q, %d) is %d bytes, over the limit", tt.s, tt.max, len(got))
 			}
 		})
@@ -62,7 +62,7 @@ func FuzzClip(f *testing.F) {
 	f.Add("aé€é€é€", 8)
 	f.Add(strings.Repeat("€", 100), 256)
 	f.Fuzz(func(t *testing.T, s string, max int) {
-		if max < len(Ellipsis) || max > 1<<20 {
+		if max < len(ellipsis) || max > 1<<20 {
 			return
 		}
 		got := Clip(s, max)

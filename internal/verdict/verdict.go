@@ -63,7 +63,7 @@ func For(d *policy.Decision) Answer {
 		for _, u := range d.Untouched {
 			untouched = append(untouched, u.Text())
 		}
-		return Answer{Allowed: true, Patch: d.Patch, Warnings: Warnings(d.Target, untouched)}
+		return Answer{Allowed: true, Patch: d.Patch, Warnings: limitWarnings(d.Target, untouched)}
 	}
 	var denials, warnings, inherited []string
 	audits := map[string][]string{}
@@ -82,7 +82,7 @@ func For(d *policy.Decision) Answer {
 			audits[v.Rule] = append(audits[v.Rule], v.Text())
 		}
 	}
-	a := Answer{Warnings: Warnings(d.Target, warnings)}
+	a := Answer{Warnings: limitWarnings(d.Target, warnings)}
 	if len(inherited) > 0 {
 		audits[InheritedAnnotation] = []string{d.Parent.String() + " by " + d.Creator + ": " + strings.Join(inherited, "; ")}
 	}
@@ -112,12 +112,12 @@ const (
 
 const warningPrefix = "bouncer: "
 
-// Warnings makes the warnings about target that the API server will pass
+// limitWarnings makes the warnings about target that the API server will pass
 // on: "bouncer: <target>: <what to fix>". A long name is shortened so that
 // what to fix survives whole; only a message too long even then is cut.
 // The list is cut to 4096 bytes, with a last line saying how many were
 // left out.
-func Warnings(target policy.Target, msgs []string) []string {
+func limitWarnings(target policy.Target, msgs []string) []string {
 	if len(msgs) == 0 {
 		return nil
 	}
