@@ -121,14 +121,7 @@ func TestCheckExitCodes(t *testing.T) {
 // input and was judged itself; otherwise the API server judges it as the
 // person who sends it, and so does check.
 func TestCheckJudgesTheInputAsThePersonApplyingIt(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := fileWriter(t)
 	// The controllers that create Pods and Jobs are exempt: a child judged
 	// as created by one of them is skipped, naming the identity.
 	byController := write("controllers-exempt.yaml", `apiVersion: bouncer.dev/v1
@@ -255,14 +248,7 @@ rules: [{name: require-owner, kinds: [Pod], require: [{key: owner}]}]
 }
 
 func TestCheckInputEdges(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := fileWriter(t)
 	ok1 := write("ok1.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: a, labels: {owner: x, environment: dev}}\n")
 	ok2 := write("ok2.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: b, labels: {owner: x, environment: dev}}\n")
 	bare := write("bare.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: c}\n")
@@ -371,5 +357,19 @@ func TestAPolicyErrorFromTheEnvironmentNamesTheVariable(t *testing.T) {
 	want := "bouncer check: policy " + f + ` (from $BOUNCER_POLICY): rules[0].action: unknown action "block"; want deny, warn or audit` + "\n"
 	if code != exitUsage || out != "" || errOut != want {
 		t.Errorf("exit %d, stdout %q\nstderr %q\nwant   %q", code, out, errOut, want)
+	}
+}
+
+// fileWriter returns a function that writes a file into a fresh temporary
+// directory and returns its path.
+func fileWriter(t *testing.T) func(name, body string) string {
+	t.Helper()
+	dir := t.TempDir()
+	return func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
 }

@@ -223,24 +223,13 @@ func compileIdentities(errs *fieldErrs, field string, id spec.Identities) Identi
 }
 
 func compileExemptions(errs *fieldErrs, field string, e spec.Exemptions, global bool) Exemption {
-	out := Exemption{Namespaces: map[string]bool{}, Users: map[string]bool{}, Groups: map[string]bool{}, Spec: e}
+	out := Exemption{Namespaces: map[string]bool{}, Spec: e,
+		identities: compileIdentities(errs, field, spec.Identities{Users: e.Users, Groups: e.Groups})}
 	for i, ns := range e.Namespaces {
 		if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
 			errs.add(fmt.Sprintf("%s.namespaces[%d]", field, i), "%q is not a namespace name: %s", ns, strings.Join(msgs, "; "))
 		}
 		out.Namespaces[ns] = true
-	}
-	for i, u := range e.Users {
-		if u == "" {
-			errs.add(fmt.Sprintf("%s.users[%d]", field, i), "must not be empty")
-		}
-		out.Users[u] = true
-	}
-	for i, g := range e.Groups {
-		if g == "" {
-			errs.add(fmt.Sprintf("%s.groups[%d]", field, i), "must not be empty")
-		}
-		out.Groups[g] = true
 	}
 	out.ObjectSelector, out.objectSel = compileSelector(errs, field+".objectSelector", e.ObjectSelector)
 	if e.NamespaceSelector != nil {

@@ -79,7 +79,7 @@ func (p *Policy) screen(r *Request, stage Stage, d *Decision, obj *Object) *subj
 	case p.Exempt.matchesNamespace(r.NamespaceLabels):
 		d.Skip = "exempt namespace label"
 		return nil
-	case p.Exempt.matchesUser(r.User, r.Groups):
+	case p.Exempt.ExemptsUser(r.User, r.Groups):
 		d.Skip = "exempt user"
 		return nil
 	case r.Object.IsAbsent():
@@ -274,5 +274,5 @@ func (e *Exemption) matches(r *Request, obj *Object) bool {
 	if e == nil {
 		return false
 	}
-	return e.Namespaces[r.Namespace] || e.matchesUser(r.User, r.Groups) || e.matchesObject(obj.own())
+	return e.Namespaces[r.Namespace] || e.ExemptsUser(r.User, r.Groups) || e.matchesObject(obj.own())
 }

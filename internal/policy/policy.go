@@ -121,12 +121,16 @@ type Exemption struct {
 	Namespaces        map[string]bool
 	NamespaceSelector *metav1.LabelSelector
 	ObjectSelector    *metav1.LabelSelector
-	Users             map[string]bool
-	Groups            map[string]bool
 	// Spec is the exemption as written, in its order.
 	Spec spec.Exemptions
 
+	identities              Identities // the exempt users and groups
 	namespaceSel, objectSel labels.Selector
+}
+
+// ExemptsUser reports whether the user, or one of the groups, is exempt.
+func (e *Exemption) ExemptsUser(user string, groups []string) bool {
+	return e.identities.has(user, groups)
 }
 
 // Kind returns the policy's kind for a group and kind name, or nil.
@@ -156,15 +160,7 @@ func (r *Rule) HasWorkIn(stage Stage) bool {
 
 // matchesUser reports whether the user or one of the groups is exempt.
 func (e *Exemption) matchesUser(user string, groups []string) bool {
-	if e.Users[user] {
-		return true
-	}
-	for _, g := range groups {
-		if e.Groups[g] {
-			return true
-		}
-	}
-	return false
+	return e.identities.has(user, groups)
 }
 
 // matchesObject reports whether the object selector selects the labels.
