@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"bouncer.dev/bouncer/e2e/framework"
 	"sigs.k8s.io/yaml"
 )
 
@@ -22,6 +23,26 @@ import (
 // bench/kyverno/policy.yaml written for Kyverno). They are timed only after
 // they agree on every manifest: the same objects denied, and the same object
 // after each engine's mutation.
+
+// check times bouncer check and kyverno apply over the same generated
+// manifests, once they agree on every one.
+func (h *harness) check(rep *report) (err error) {
+	framework.Progress("bouncer check and kyverno apply over %d manifests", h.checkFiles)
+	manifests := filepath.Join(h.work, "manifests")
+	if err := writeCorpus(manifests, h.checkFiles); err != nil {
+		return err
+	}
+	kyvernoPolicy := filepath.Join(h.root, "bench", "kyverno", "policy.yaml")
+	if rep.check, err = runCheckBench(h.bin.bouncer, h.kyverno, kyvernoPolicy, manifests, h.work, h.checkFiles, 3); err != nil {
+		return err
+	}
+	rep.commands = append(rep.commands,
+		fmt.Sprintf("taskset -c 0,1 bin/bouncer check DIR   # %d generated manifests, one a file", h.checkFiles),
+		"taskset -c 0,1 .cache/kyverno/v1.19.1/kyverno apply bench/kyverno/policy.yaml --resource DIR",
+		fmt.Sprintf("taskset -c %s bin/bouncer check DIR   # unpinned: every online CPU, %d cores", rep.check.cpus, rep.check.cores),
+		fmt.Sprintf("taskset -c %s .cache/kyverno/v1.19.1/kyverno apply bench/kyverno/policy.yaml --resource DIR", rep.check.cpus))
+	return nil
+}
 
 // checkResult is what the report shows.
 type checkResult struct {

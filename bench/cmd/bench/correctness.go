@@ -7,13 +7,51 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"time"
 
 	"bouncer.dev/bouncer/bench/payloads"
+	"bouncer.dev/bouncer/e2e/framework"
 	"bouncer.dev/bouncer/internal/admission"
 	"bouncer.dev/bouncer/internal/logging"
 	"bouncer.dev/bouncer/internal/policy"
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 )
+
+// correctness posts every payload to every server and sets each answer
+// beside bouncer's own decision; a server that answers a payload wrongly is
+// reported and not timed on it.
+func (h *harness) correctness(rep *report) error {
+	framework.Progress("checking every server's answers on every payload")
+	for _, im := range h.servers {
+		if im.name == "floor" {
+			continue // not a policy
+		}
+		s, _, err := start(im, "1", h.ca, h.work, false)
+		if err != nil {
+			return err
+		}
+		c := client(h.ca, 1)
+		if _, err := waitReady(c, s.base+"/validate", h.payloads[0].Body, 20*time.Second); err != nil {
+			s.stop()
+			return err
+		}
+		for _, p := range h.payloads {
+			want, _ := reference(p)
+			code, ans, err := post(c, s.base+"/"+p.Function, p.Body)
+			got, ierr := interpret(p, ans)
+			if err != nil || code != 200 || ierr != nil || got != want {
+				h.wrong[im.name+"/"+p.Name] = true
+				diff := "a different verdict"
+				if got.allowed == want.allowed {
+					diff = "the same verdict but a different object after its patch (a typed round trip drops fields its Go types do not know)"
+				}
+				rep.wrong = append(rep.wrong, fmt.Sprintf("%s on %s: %s", im.name, p.Name, diff))
+			}
+		}
+		s.stop()
+	}
+	return nil
+}
 
 // outcome is what an answer means: the verdict and the object after the
 // patch, as the API server would store it.

@@ -18,6 +18,21 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
+// container builds bouncer's own image, as make image does, and times its
+// cold starts under runc.
+func (h *harness) container(rep *report) error {
+	h.image = filepath.Join(h.work, "image.tar")
+	out, err := sh(filepath.Join(h.root, "deploy"), nil, "go", "run", "./image", "--binary", h.bin.bouncer, "--tarball", h.image)
+	if err != nil {
+		return fmt.Errorf("building the image: %v\n%s", err, out)
+	}
+	h.imageOut = out
+	framework.Progress("container cold starts under runc: %d", h.starts)
+	rep.runc = runcColdStarts(h.image, h.work, h.starts, h.typical.Body)
+	rep.commands = append(rep.commands, "make image && runc run --detach --bundle BUNDLE ID   # the image unpacked, its config as the OCI spec (bench/cmd/bench/runc.go)")
+	return nil
+}
+
 // runcRow is the container's cold start beside the same binary's.
 type runcRow struct {
 	runtime            string

@@ -29,10 +29,6 @@ type impl struct {
 
 type binaries struct{ bouncer, functions, benchserver, floor string }
 
-// encodingJSONServer names the build whose answers encoding/json writes over
-// admission/v1's types, timed beside the default build's cold start.
-const encodingJSONServer = "bouncer serve, build tag encodingjson"
-
 // bouncerBuild is bouncer serve from another build of it.
 func bouncerBuild(name, bin string) impl {
 	return impl{name, true, func(addr, cert, key string) (string, []string, []string) {
