@@ -73,7 +73,11 @@ func readBench(out, base string) (benchRows, error) {
 	for r.Scan() {
 		switch rec := r.Result().(type) {
 		case *benchfmt.SyntaxError:
-			return nil, rec
+			// controller-runtime prints a stack dump, unasked, the first
+			// time its logger is used without being set, and it can land
+			// between a benchmark's name and its figures: that one run is
+			// lost, the median is taken over the rest.
+			continue
 		case *benchfmt.Result:
 			name, parts := rec.Name.Parts()
 			if n := len(parts); n > 0 && strings.HasPrefix(string(parts[n-1]), "-") {
