@@ -158,11 +158,6 @@ func (r *Rule) HasWorkIn(stage Stage) bool {
 	return len(r.Require) > 0
 }
 
-// matchesUser reports whether the user or one of the groups is exempt.
-func (e *Exemption) matchesUser(user string, groups []string) bool {
-	return e.identities.has(user, groups)
-}
-
 // matchesObject reports whether the object selector selects the labels.
 func (e *Exemption) matchesObject(l map[string]string) bool {
 	return e.objectSel != nil && e.objectSel.Matches(labels.Set(l))
