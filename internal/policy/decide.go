@@ -236,7 +236,6 @@ func (p *Policy) mutate(r *Request, s *subject, d *Decision) {
 			places, d.Frozen = places[:1], true
 		}
 	}
-	untouched := map[string]bool{}
 	for _, pl := range places {
 		var missing []patch.Label
 		seen := map[string]bool{}
@@ -254,8 +253,8 @@ func (p *Policy) mutate(r *Request, s *subject, d *Decision) {
 				}
 				seen[l.Key] = true
 				if s.obj.SelectorKeys[l.Key] {
-					if !untouched[l.Key] {
-						untouched[l.Key] = true
+					// Once per key, however many places lack it.
+					if !slices.ContainsFunc(d.Untouched, func(u Untouched) bool { return u.Key == l.Key }) {
 						d.Untouched = append(d.Untouched, Untouched{Rule: rule.Name, Key: l.Key, Selector: s.k.Selector})
 					}
 					continue
