@@ -250,16 +250,8 @@ func (c *Checker) namespaceOf(h *header) string {
 // controller of its single controller ownerReference when that parent is in
 // the input, else the applying identity.
 func (c *Checker) creator(h *header, parents map[parentKey][]string) (string, []string) {
-	var ctl *ownerRef
-	for i := range h.Metadata.OwnerReferences {
-		if ref := &h.Metadata.OwnerReferences[i]; ref.Controller {
-			if ctl != nil {
-				// The API server refuses two controllers; so does the decision.
-				return c.User, c.Groups
-			}
-			ctl = ref
-		}
-	}
+	// The API server refuses two controllers; so does the decision.
+	ctl := controllerRef(h)
 	if ctl == nil {
 		return c.User, c.Groups
 	}
