@@ -9,14 +9,14 @@ import (
 	"time"
 )
 
-// checkCABundle refuses a caBundle that is not one or more PEM
+// CheckCABundle refuses a caBundle that is not one or more PEM
 // certificates. A wrong file would do quiet harm in either direction: a
 // private key would land in a cluster-scoped object that anyone who may
 // read webhook configurations can read, and a bundle that trusts nothing
 // makes every call fail, which under failurePolicy Ignore admits every
 // write unjudged. The errors say what is wrong and where, never the
 // file's content.
-func checkCABundle(b []byte, now time.Time) error {
+func CheckCABundle(b []byte, now time.Time) error {
 	rest := b
 	n := 0
 	for {

@@ -42,7 +42,7 @@ func TestACABundleMustBeOneOrMorePEMCertificates(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := checkCABundle([]byte(tt.bundle), tt.at)
+			err := CheckCABundle([]byte(tt.bundle), tt.at)
 			switch {
 			case tt.want == "" && err != nil:
 				t.Errorf("refused: %v", err)

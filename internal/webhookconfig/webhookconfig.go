@@ -86,7 +86,7 @@ func Build(p *policy.Policy, o Options) (*admregv1.ValidatingWebhookConfiguratio
 		return nil, nil, fmt.Errorf("Options.TimeoutSeconds: %d is out of range: the API server accepts 1 to 30 seconds", timeout)
 	}
 	if o.CABundle != nil {
-		if err := checkCABundle(o.CABundle, time.Now()); err != nil {
+		if err := CheckCABundle(o.CABundle, time.Now()); err != nil {
 			return nil, nil, fmt.Errorf("Options.CABundle: %v", err)
 		}
 	}
