@@ -26,6 +26,7 @@ func commands() []command {
 		{"webhookconfig", "render the Validating and Mutating webhook configurations", runWebhookConfig},
 		{"compile", "compile the policy to ValidatingAdmissionPolicy and MutatingAdmissionPolicy", runCompile},
 		{"check", "check manifests offline, or a live cluster's objects, against the policy", runCheck},
+		{"audit", "audit a live cluster: what violates, and whether enforcement is on (runs " + auditBinary + ")", runAudit},
 		{"review", "run one AdmissionReview through validate or mutate and print the answer", runReview},
 		{"version", "print the version, commit and Go version", runVersion},
 	}

@@ -25,7 +25,22 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	// `bouncer audit` runs the audit's own binary, found on $PATH when it
+	// is not beside this one: build the real one for the tests.
+	dir, err := os.MkdirTemp("", "bouncer-audit-bin")
+	if err != nil {
+		panic(err)
+	}
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, auditBinary), ".")
+	build.Dir = filepath.Join("..", auditBinary)
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building %s: %v\n%s", auditBinary, err, out)
+		os.Exit(1)
+	}
+	os.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 // runCLI runs a command in-process and returns its exit code and output.
