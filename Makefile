@@ -39,6 +39,9 @@ CA_BUNDLE    ?=
 CERT_MANAGER ?=
 POLICY       ?=
 POLICY_SECRET ?=
+# Where deploy-audit stores POLICY for the audit's CronJob: configmap, as
+# deploy-kubernetes does, or secret, as deploy-knative does.
+POLICY_FROM  ?= configmap
 KNATIVE_URL  ?=
 KUBECTL      ?= kubectl
 
@@ -47,8 +50,9 @@ help: ## List the targets.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
-build: ## Build bin/bouncer (reproducible: -trimpath, no VCS stamping beyond the commit).
+build: ## Build bin/bouncer and bin/bouncer-audit, which `bouncer audit` runs from beside it (reproducible: -trimpath, no VCS stamping beyond the commit).
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/bouncer ./cmd/bouncer
+	cd cmd/bouncer-audit && CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o ../../bin/bouncer-audit .
 
 # The server replaces the recipe's shell (exec), so the SIGTERM that make
 # forwards to its child reaches the server itself; `go run` would die on
@@ -64,6 +68,7 @@ test: lint unit soak e2e ## Run every test: lint, unit, golden, fuzz seeds, the 
 .PHONY: unit
 unit: ## Run the unit, golden and process tests, fuzz seeds (race detector), the deploy checks (Cloud Run's rules, Knative's own validation), and the CEL agreement tests.
 	go test -race -count=1 ./...
+	cd cmd/bouncer-audit && go test -count=1 ./...
 	cd deploy && go test -count=1 ./...
 	cd bench && go test -count=1 ./cmd/bench
 	cd deploy/knativeverify && go test -count=1 ./...
@@ -127,7 +132,7 @@ lint: ## gofmt, go vet and staticcheck (pinned in go.mod), for every module.
 	  echo "gofmt: $$n files clean"
 	go vet ./...
 	go tool staticcheck ./...
-	@staticcheck=$$(go tool -n staticcheck); for m in e2e deploy deploy/knativeverify bench e2e/tools/certmanager; do (cd $$m && go vet -tags e2e ./... && $$staticcheck -tags e2e ./...) || exit 1; done
+	@staticcheck=$$(go tool -n staticcheck); for m in e2e deploy deploy/knativeverify bench e2e/tools/certmanager cmd/bouncer-audit; do (cd $$m && go vet -tags e2e ./... && $$staticcheck -tags e2e ./...) || exit 1; done
 
 .PHONY: webhookconfig
 webhookconfig: build ## Regenerate each webhookconfig/*.yaml with the command on its first line.
@@ -136,8 +141,8 @@ webhookconfig: build ## Regenerate each webhookconfig/*.yaml with the command on
 	  echo "bouncer $$args > $$f"; bin/bouncer $$args > $$f.tmp && mv $$f.tmp $$f; done
 
 .PHONY: image
-image: build ## Build the container image offline into bin/bouncer-image.tar (no engine, no base image).
-	cd deploy && go run ./image --binary ../bin/bouncer --tarball ../bin/bouncer-image.tar --version '$(VERSION)' --revision '$(COMMIT)'
+image: build ## Build the container image offline into bin/bouncer-image.tar (no engine, no base image): /bouncer serve, and /bouncer-audit beside it.
+	cd deploy && go run ./image --binary ../bin/bouncer --audit-binary ../bin/bouncer-audit --tarball ../bin/bouncer-image.tar --version '$(VERSION)' --revision '$(COMMIT)'
 
 .PHONY: deploy-cloudrun
 deploy-cloudrun: ## Test, build, push and deploy to Cloud Run with Cloud Build (REGION, GKE_CLUSTER, GKE_LOCATION, POLICY_SECRET).
@@ -171,6 +176,32 @@ deploy-kubernetes: build ## Deploy IMAGE as a plain Deployment and register the 
 	bin/bouncer webhookconfig --service bouncer-system/bouncer $(if $(CERT_MANAGER),--inject-ca-from bouncer-system/bouncer-ca,--ca-bundle '$(CA_BUNDLE)') \
 	  $(if $(POLICY),--policy '$(POLICY)') | $(KUBECTL) apply -f -
 
+# The scheduled audit (deploy/kubernetes/audit), judging with the functions'
+# policy: POLICY is stored as they get it (the ConfigMap bouncer-policy, or
+# with POLICY_FROM=secret the Secret bouncer-policy), so pass the same file as
+# to deploy-kubernetes or deploy-knative; without POLICY it refuses when
+# bouncer-system holds a policy, which the embedded default would ignore.
+# The OpenReports CRDs are cluster-wide and may be installed already, maybe
+# at a newer version, by Kyverno or Policy Reporter: they are created where
+# missing and never replaced.
+.PHONY: deploy-audit
+deploy-audit: build ## Schedule `bouncer audit --apply` hourly as a CronJob of IMAGE, with its RBAC and the OpenReports CRDs (POLICY, POLICY_FROM=configmap|secret).
+	@test -n '$(IMAGE)' || { echo "set IMAGE=REGISTRY/bouncer@sha256:..."; exit 2; }
+	@case '$(POLICY_FROM)' in configmap|secret) ;; *) echo "POLICY_FROM=$(POLICY_FROM): want configmap (as deploy-kubernetes stores POLICY) or secret (as deploy-knative does)"; exit 2;; esac
+	@if [ -z '$(POLICY)' ]; then \
+	  found=$$($(KUBECTL) -n bouncer-system get configmap/bouncer-policy secret/bouncer-policy --ignore-not-found -o name); \
+	  if [ -n "$$found" ]; then echo "deploy-audit: bouncer-system holds $$found, the functions' policy; pass the same file as POLICY=FILE, or the audit judges with the embedded default"; exit 2; fi; fi
+	@for f in deploy/kubernetes/audit/openreports.io_*.yaml; do \
+	  crd=$$(sed -n 's/^  name: //p' "$$f"); \
+	  if [ -n "$$($(KUBECTL) get crd "$$crd" --ignore-not-found -o name)" ]; then echo "$$crd: installed already, left as it is"; \
+	  else echo "$(KUBECTL) apply -f $$f"; $(KUBECTL) apply -f "$$f"; fi; done
+	$(KUBECTL) wait crd/reports.openreports.io crd/clusterreports.openreports.io --for=condition=Established --timeout=60s
+	$(KUBECTL) apply -f deploy/kubernetes/namespace.yaml
+	$(if $(POLICY),$(KUBECTL) -n bouncer-system create $(if $(filter secret,$(POLICY_FROM)),secret generic,configmap) bouncer-policy --from-file=policy.yaml='$(POLICY)' --dry-run=client -o yaml | $(KUBECTL) apply -f -)
+	bin/bouncer audit rbac $(if $(POLICY),--policy '$(POLICY)') | $(KUBECTL) apply -f -
+	cd deploy && go run ./render --platform audit --image '$(IMAGE)' $(if $(POLICY),--policy-$(POLICY_FROM) bouncer-policy) | $(KUBECTL) apply -f -
+	@echo "the first run is at the top of the hour; to run it now: $(KUBECTL) -n bouncer-system create job --from=cronjob/bouncer-audit bouncer-audit-now"
+
 # Checks the API server's kinds before applying anything: kubectl apply goes
 # on past a kind the server does not serve, so the full compile output on
 # 1.30-1.35 (no MutatingAdmissionPolicy) would half-install.
@@ -185,7 +216,19 @@ deploy-compiled: build ## Install the policy as in-process admission (bouncer co
 	bin/bouncer compile $(if $(ONLY),--only $(ONLY)) $(if $(POLICY),--policy '$(POLICY)') | $(KUBECTL) apply -f -
 
 .PHONY: uninstall
-uninstall: ## Remove bouncer: the webhook configurations first (admission stops at once), the compiled policies, the namespace guard, then the service.
+uninstall: ## Remove bouncer: the audit and its reports, the webhook configurations (admission stops at once), the compiled policies, the namespace guard, then the service.
+	@# The audit first, its running Job with it (foreground), so that no run
+	@# reports the uninstall itself as enforcement off. Its reports go too:
+	@# they describe a policy no longer enforced, and Policy Reporter would
+	@# show them as current. The OpenReports CRDs stay: other tools (Kyverno,
+	@# Trivy, Policy Reporter) may share them, and deleting a CRD deletes
+	@# every tool's reports.
+	$(KUBECTL) -n bouncer-system delete cronjob bouncer-audit --cascade=foreground --ignore-not-found
+	@for kind in reports clusterreports; do \
+	  if $(KUBECTL) api-resources --api-group=openreports.io -o name | grep -qx "$$kind.openreports.io"; then \
+	    echo "$(KUBECTL) delete $$kind.openreports.io -A -l app.kubernetes.io/managed-by=bouncer"; \
+	    $(KUBECTL) delete "$$kind.openreports.io" -A -l app.kubernetes.io/managed-by=bouncer --ignore-not-found; fi; done
+	$(KUBECTL) delete clusterrolebinding,clusterrole bouncer-audit --ignore-not-found
 	$(KUBECTL) delete validatingwebhookconfiguration bouncer-validate --ignore-not-found
 	$(KUBECTL) delete mutatingwebhookconfiguration bouncer-mutate --ignore-not-found
 	@# Each kind on its own: a cluster before 1.36 serves no MutatingAdmissionPolicy at all.

@@ -15,7 +15,8 @@ import (
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("image", flag.ContinueOnError)
-	binary := fs.String("binary", "", "the static linux binary (CGO_ENABLED=0 go build ./cmd/bouncer)")
+	binary := fs.String("binary", "", "the static linux server binary (CGO_ENABLED=0 go build ./cmd/bouncer), at "+BinaryPath+" as the entrypoint")
+	audit := fs.String("audit-binary", "", "the static linux audit binary (cmd/bouncer-audit), at "+AuditPath+"; empty: an image of the server alone")
 	arch := fs.String("arch", "amd64", "the binary's architecture")
 	tarPath := fs.String("tarball", "", "write a docker-loadable tarball here")
 	tag := fs.String("tag", "bouncer.dev/bouncer:e2e", "the tag inside the tarball")
@@ -30,9 +31,18 @@ func run(args []string) error {
 	if *binary == "" || (*tarPath == "" && *push == "") {
 		return fmt.Errorf("need --binary and one of --tarball or --push")
 	}
+	if *pause && *audit != "" {
+		return fmt.Errorf("--pause builds an image of one binary: give no --audit-binary")
+	}
 	bin, err := os.ReadFile(*binary)
 	if err != nil {
 		return err
+	}
+	var auditBin []byte
+	if *audit != "" {
+		if auditBin, err = os.ReadFile(*audit); err != nil {
+			return err
+		}
 	}
 	labels := map[string]string{"org.opencontainers.image.title": "bouncer", "org.opencontainers.image.source": "https://bouncer.dev"}
 	if *version != "" {
@@ -41,14 +51,13 @@ func run(args []string) error {
 	if *revision != "" {
 		labels["org.opencontainers.image.revision"] = *revision
 	}
-	build := Build
+	var img v1.Image
 	if *pause {
-		build = func(b []byte, arch string, l map[string]string) (v1.Image, error) {
-			return BuildBinary(b, arch, l, "/pause", []string{"/pause"}, "65535:65535")
-		}
 		labels["org.opencontainers.image.title"] = "bouncer e2e pause"
+		img, err = BuildBinary(bin, *arch, labels, "/pause", []string{"/pause"}, "65535:65535")
+	} else {
+		img, err = Build(bin, auditBin, *arch, labels)
 	}
-	img, err := build(bin, *arch, labels)
 	if err != nil {
 		return err
 	}

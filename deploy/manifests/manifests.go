@@ -1,8 +1,9 @@
 // Package manifests renders bouncer's manifests for a platform: the Knative
 // Service (the root service.yaml and the overlay deploy/knative or
-// deploy/cloudrun) or the plain Deployment (deploy/kubernetes), with the
-// deployment's own facts added (the image by digest, the runtime service
-// account, the custom policy's volume). It is the one render step: the
+// deploy/cloudrun), the plain Deployment (deploy/kubernetes), or the
+// scheduled audit's CronJob (deploy/kubernetes/audit), with the deployment's
+// own facts added (the image by digest, the runtime service account, the
+// custom policy's volume). It is the one render step: the
 // Makefile, Cloud Build, the e2e providers and the tests all call it,
 // through `go run ./render` in the deploy module.
 package manifests
@@ -24,8 +25,17 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// Platforms are the overlays under deploy/.
-var Platforms = []string{"knative", "cloudrun", "kubernetes"}
+// Platforms are the overlays under deploy/; audit is the scheduled audit's
+// CronJob (deploy/kubernetes/audit), which runs beside any of the others.
+var Platforms = []string{"knative", "cloudrun", "kubernetes", "audit"}
+
+// dir is the platform's overlay, relative to the repository's top.
+func (o Options) dir() string {
+	if o.Platform == "audit" {
+		return "deploy/kubernetes/audit"
+	}
+	return "deploy/" + o.Platform
+}
 
 // PolicyMount is where a custom policy is mounted; BOUNCER_POLICY names
 // the file in it.
@@ -36,26 +46,28 @@ const (
 
 // Options are what a deployment adds to the overlay.
 type Options struct {
-	// Platform is knative, cloudrun or kubernetes.
+	// Platform is knative, cloudrun, kubernetes or audit.
 	Platform string
 	// Image is the pushed image, best pinned by digest (REPO/bouncer@sha256:...).
 	Image string
 	// ServiceAccount is the runtime identity: on Cloud Run a service
 	// account e-mail (required: the default compute account holds Editor);
-	// on Knative a Kubernetes ServiceAccount name (optional).
+	// elsewhere a Kubernetes ServiceAccount name (optional; the audit's
+	// default, bouncer-audit, is the one `bouncer audit rbac` binds).
 	ServiceAccount string
-	// PolicySecret mounts a custom policy from a secret: on Knative a
-	// Kubernetes Secret with the key policy.yaml; on Cloud Run a Secret
-	// Manager secret, NAME or NAME:VERSION (default latest).
+	// PolicySecret mounts a custom policy from a secret: on Knative, plain
+	// Kubernetes and the audit a Kubernetes Secret with the key
+	// policy.yaml; on Cloud Run a Secret Manager secret, NAME or
+	// NAME:VERSION (default latest).
 	PolicySecret string
 	// PolicyConfigMap mounts a custom policy from a ConfigMap with the key
-	// policy.yaml (Knative and plain Kubernetes).
+	// policy.yaml (Knative, plain Kubernetes and the audit).
 	PolicyConfigMap string
 }
 
 var imageRef = regexp.MustCompile(`^[a-z0-9][a-z0-9._/:-]*(@sha256:[0-9a-f]{64})?$`)
 
-// Render returns the Service for the platform as YAML. root is the
+// Render returns the platform's manifests as YAML. root is the
 // repository's top directory.
 func Render(root string, o Options) ([]byte, error) {
 	if err := o.check(); err != nil {
@@ -65,12 +77,12 @@ func Render(root string, o Options) ([]byte, error) {
 	// writes nothing beside them.
 	mem := filesys.MakeFsInMemory()
 	files := []string{"service.yaml"}
-	overlay, err := filepath.Glob(filepath.Join(root, "deploy", o.Platform, "*.yaml"))
+	overlay, err := filepath.Glob(filepath.Join(root, o.dir(), "*.yaml"))
 	if err != nil {
 		return nil, err
 	}
 	for _, f := range overlay {
-		files = append(files, filepath.Join("deploy", o.Platform, filepath.Base(f)))
+		files = append(files, filepath.Join(o.dir(), filepath.Base(f)))
 	}
 	for _, f := range files {
 		data, err := os.ReadFile(filepath.Join(root, f))
@@ -91,7 +103,7 @@ func Render(root string, o Options) ([]byte, error) {
 	if err != nil || o.policyVolume() == nil {
 		return res, err
 	}
-	present, err := lists(res, o.target())
+	present, err := lists(res, o.target(), o.podSpec())
 	if err != nil {
 		return nil, err
 	}
@@ -117,16 +129,26 @@ func run(mem filesys.FileSystem, o Options, present map[string]bool) ([]byte, er
 	return res.AsYaml()
 }
 
-// The lists the policy adds to, as JSON pointers into the workload.
+// The lists the policy adds to, as JSON pointers into the workload's pod
+// spec.
 const (
-	volumesPath = "/spec/template/spec/volumes"
-	mountsPath  = "/spec/template/spec/containers/0/volumeMounts"
-	envPath     = "/spec/template/spec/containers/0/env"
+	volumesPath = "/volumes"
+	mountsPath  = "/containers/0/volumeMounts"
+	envPath     = "/containers/0/env"
 )
 
+// podSpec is the JSON pointer of the workload's pod spec: a CronJob's is in
+// its jobTemplate.
+func (o Options) podSpec() string {
+	if o.Platform == "audit" {
+		return "/spec/jobTemplate/spec/template/spec"
+	}
+	return "/spec/template/spec"
+}
+
 // lists reports which of the lists the policy adds to the rendered workload
-// already holds.
-func lists(rendered []byte, target map[string]any) (map[string]bool, error) {
+// already holds, by their pointers below its pod spec at spec.
+func lists(rendered []byte, target map[string]any, spec string) (map[string]bool, error) {
 	dec := goyaml.NewDecoder(bytes.NewReader(rendered))
 	for {
 		var doc map[string]any
@@ -141,7 +163,7 @@ func lists(rendered []byte, target map[string]any) (map[string]bool, error) {
 		}
 		present := map[string]bool{}
 		for _, p := range []string{volumesPath, mountsPath, envPath} {
-			if l, ok := at(doc, strings.Split(p, "/")[1:]).([]any); ok && len(l) > 0 {
+			if l, ok := at(doc, strings.Split(spec+p, "/")[1:]).([]any); ok && len(l) > 0 {
 				present[p] = true
 			}
 		}
@@ -170,17 +192,20 @@ func at(v any, segs []string) any {
 
 // target is the workload the deployment's facts patch.
 func (o Options) target() map[string]any {
-	if o.Platform == "kubernetes" {
+	switch o.Platform {
+	case "kubernetes":
 		return map[string]any{"group": "apps", "kind": "Deployment", "name": "bouncer"}
+	case "audit":
+		return map[string]any{"group": "batch", "kind": "CronJob", "name": "bouncer-audit"}
 	}
 	return map[string]any{"group": "serving.knative.dev", "kind": "Service", "name": "bouncer"}
 }
 
 func (o Options) check() error {
 	switch o.Platform {
-	case "knative", "cloudrun", "kubernetes":
+	case "knative", "cloudrun", "kubernetes", "audit":
 	default:
-		return fmt.Errorf("unknown platform %q: want knative, cloudrun or kubernetes", o.Platform)
+		return fmt.Errorf("unknown platform %q: want knative, cloudrun, kubernetes or audit", o.Platform)
 	}
 	if !imageRef.MatchString(o.Image) {
 		return fmt.Errorf("--image %q: want an image reference such as REGION-docker.pkg.dev/PROJECT/REPO/bouncer@sha256:DIGEST", o.Image)
@@ -217,14 +242,15 @@ func (o Options) kustomization(present map[string]bool) ([]byte, error) {
 	add := func(path string, value any) {
 		ops = append(ops, map[string]any{"op": "add", "path": path, "value": value})
 	}
+	spec := o.podSpec()
 	if o.ServiceAccount != "" {
-		add("/spec/template/spec/serviceAccountName", o.ServiceAccount)
+		add(spec+"/serviceAccountName", o.ServiceAccount)
 	}
 	appendTo := func(path string, item any) {
 		if present[path] {
-			add(path+"/-", item)
+			add(spec+path+"/-", item)
 		} else {
-			add(path, []any{item})
+			add(spec+path, []any{item})
 		}
 	}
 	if vol := o.policyVolume(); vol != nil {
@@ -235,7 +261,7 @@ func (o Options) kustomization(present map[string]bool) ([]byte, error) {
 	k := map[string]any{
 		"apiVersion": "kustomize.config.k8s.io/v1beta1",
 		"kind":       "Kustomization",
-		"resources":  []string{"../" + o.Platform},
+		"resources":  []string{"../" + strings.TrimPrefix(o.dir(), "deploy/")},
 		"images":     []any{img},
 	}
 	if len(ops) > 0 {

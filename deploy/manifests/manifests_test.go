@@ -9,25 +9,26 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// copyRoot copies what Render reads into a temporary repository, with
-// edit applied to service.yaml.
-func copyRoot(t *testing.T, platform string, edit func(string) string) string {
+// copyRoot copies what Render reads for the overlay dir (deploy/knative,
+// deploy/kubernetes/audit) into a temporary repository, with edit applied
+// to the file named edited (service.yaml, or a file of the overlay).
+func copyRoot(t *testing.T, dir, edited string, edit func(string) string) string {
 	t.Helper()
 	root := t.TempDir()
 	files := []string{"service.yaml"}
-	overlay, err := filepath.Glob(filepath.Join("../..", "deploy", platform, "*.yaml"))
+	overlay, err := filepath.Glob(filepath.Join("../..", dir, "*.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range overlay {
-		files = append(files, filepath.Join("deploy", platform, filepath.Base(f)))
+		files = append(files, filepath.Join(dir, filepath.Base(f)))
 	}
 	for _, f := range files {
 		data, err := os.ReadFile(filepath.Join("../..", f))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if f == "service.yaml" {
+		if f == edited {
 			data = []byte(edit(string(data)))
 		}
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, f)), 0o755); err != nil {
@@ -60,7 +61,7 @@ func TestThePolicyIsAddedBesideTheServicesOwnListsNotOverThem(t *testing.T) {
 		{"a service with its own lists keeps them and gets the policy's after them", withLists, [3]int{2, 2, 2}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			root := copyRoot(t, "knative", c.edit)
+			root := copyRoot(t, "deploy/knative", "service.yaml", c.edit)
 			out, err := Render(root, Options{Platform: "knative", Image: image, PolicyConfigMap: "bouncer-policy"})
 			if err != nil {
 				t.Fatal(err)
