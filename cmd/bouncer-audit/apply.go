@@ -43,7 +43,7 @@ func newApplier(ctx context.Context, c *cluster, pageSize int) (*applier, error)
 			return nil
 		})
 		if notFound(err) {
-			return nil, fmt.Errorf("listing %s.%s: the API server does not serve it: install the OpenReports CRDs (deploy/kubernetes/audit/crds) before --apply", res, reportsGroup.Group)
+			return nil, fmt.Errorf("listing %s.%s: the API server does not serve it: install the OpenReports CRDs (deploy/kubernetes/audit/openreports.io_*.yaml, or make deploy-audit) before --apply", res, reportsGroup.Group)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("listing %s.%s: %w", res, reportsGroup.Group, err)

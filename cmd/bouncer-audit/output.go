@@ -130,11 +130,20 @@ func (t *textOut) finish(s summary, e *enforcement) error {
 
 // jsonOut prints one JSON document, its results streamed into it.
 type jsonOut struct {
-	w *bufio.Writer
-	n int
+	w     *bufio.Writer
+	n     int
+	since time.Time
+}
+
+// liveJSON is a result with when it was created against enforcement:
+// before-enforcement, after-enforcement, or unknown.
+type liveJSON struct {
+	*check.Live
+	Era string `json:"era"`
 }
 
 func (j *jsonOut) enforcement(e *enforcement) error {
+	j.since = e.Since
 	if e.Findings == nil {
 		e.Findings = []Finding{}
 	}
@@ -150,7 +159,7 @@ func (j *jsonOut) result(l *check.Live) error {
 	if !l.Reported() {
 		return nil
 	}
-	data, err := json.Marshal(l)
+	data, err := json.Marshal(liveJSON{l, era(l.Created, j.since)})
 	if err != nil {
 		return err
 	}

@@ -14,12 +14,18 @@ func Progress(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "e2e %s: %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
 }
 
-// BuildBouncer builds cmd/bouncer from the module at root into dir.
+// BuildBouncer builds cmd/bouncer from the module at root into dir, and
+// the audit's own binary beside it, where `bouncer audit` finds it.
 func BuildBouncer(root, dir string) (string, error) {
 	bin := filepath.Join(dir, "bouncer")
 	_, errOut, err := Run(context.Background(), 5*time.Minute, []string{"CGO_ENABLED=0"}, nil, "go", "build", "-C", root, "-o", bin, "./cmd/bouncer")
 	if err != nil {
 		return "", fmt.Errorf("building bouncer: %v: %s", err, errOut)
+	}
+	_, errOut, err = Run(context.Background(), 10*time.Minute, []string{"CGO_ENABLED=0"}, nil, "go", "build", "-C", filepath.Join(root, "cmd", "bouncer-audit"),
+		"-o", filepath.Join(dir, "bouncer-audit"), ".")
+	if err != nil {
+		return "", fmt.Errorf("building bouncer-audit: %v: %s", err, errOut)
 	}
 	return bin, nil
 }
