@@ -19,6 +19,9 @@ type applier struct {
 	seen     map[reportKey]bool
 	// What it did, for the summary.
 	Applied, Unchanged, Deleted int
+	// Terminating counts reports not written because their namespace is
+	// being deleted.
+	Terminating int
 }
 
 type reportKey struct{ namespace, name string }
@@ -64,7 +67,14 @@ func (a *applier) put(ctx context.Context, r report) error {
 	if err != nil {
 		return err
 	}
-	if err := a.c.apply(ctx, reportPath(k), body); err != nil {
+	err = a.c.apply(ctx, reportPath(k), body)
+	if namespaceTerminating(err) {
+		// The namespace is being deleted, with the object and any report
+		// in it: there is nothing left to report on.
+		a.Terminating++
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("applying report %s: %w", r.name, err)
 	}
 	a.Applied++

@@ -8,7 +8,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -52,6 +55,9 @@ type apiError struct {
 	Code         int
 	Reason       string
 	Message      string
+	// Causes are the types of the status details' causes, such as
+	// NamespaceTerminating.
+	Causes []string
 }
 
 func (e *apiError) Error() string {
@@ -68,15 +74,45 @@ func notFound(err error) bool {
 	return ok && ae.Code == http.StatusNotFound
 }
 
-// do sends one request and returns the body of a 2xx answer.
+// namespaceTerminating reports whether err refused a create because the
+// namespace is being deleted.
+func namespaceTerminating(err error) bool {
+	ae, ok := err.(*apiError)
+	return ok && ae.Code == http.StatusForbidden && slices.Contains(ae.Causes, "NamespaceTerminating")
+}
+
+// maxRetries bounds the retries of a request the API server asked to be
+// sent again (429 with Retry-After), as client-go bounds them.
+const maxRetries = 10
+
+// do sends one request and returns the body of a 2xx answer. A 429 with
+// Retry-After, which the API server answers while a resource's cache starts
+// (a CRD just created) or under its priority and fairness limits, is sent
+// again after the time it asks for: every request here is idempotent.
 func (c *cluster) do(ctx context.Context, method, path string, query url.Values, contentType string, body []byte) ([]byte, error) {
+	for attempt := 1; ; attempt++ {
+		data, wait, err := c.once(ctx, method, path, query, contentType, body)
+		if wait == 0 || attempt == maxRetries {
+			return data, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%s %s: %w (after: %v)", method, path, ctx.Err(), err)
+		case <-time.After(wait):
+		}
+	}
+}
+
+// once sends a request once; wait is how long the API server asked to wait
+// before sending it again, 0 when it did not.
+func (c *cluster) once(ctx context.Context, method, path string, query url.Values, contentType string, body []byte) (data []byte, wait time.Duration, err error) {
 	u := c.host + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	req.Header.Set("Accept", "application/json")
 	if contentType != "" {
@@ -84,28 +120,42 @@ func (c *cluster) do(ctx context.Context, method, path string, query url.Values,
 	}
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+		return nil, 0, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
+	data, err = io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
+		return nil, 0, fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
 	}
-	if resp.StatusCode/100 != 2 {
-		e := &apiError{Method: method, Path: path, Code: resp.StatusCode}
-		var st struct {
-			Reason  string `json:"reason"`
-			Message string `json:"message"`
-		}
-		if json.Unmarshal(data, &st) == nil {
-			e.Reason, e.Message = st.Reason, st.Message
-		}
-		if e.Reason == "" {
-			e.Reason = http.StatusText(resp.StatusCode)
-		}
-		return nil, e
+	if resp.StatusCode/100 == 2 {
+		return data, 0, nil
 	}
-	return data, nil
+	e := &apiError{Method: method, Path: path, Code: resp.StatusCode}
+	var st struct {
+		Reason  string `json:"reason"`
+		Message string `json:"message"`
+		Details struct {
+			Causes []struct {
+				Type string `json:"reason"`
+			} `json:"causes"`
+		} `json:"details"`
+	}
+	if json.Unmarshal(data, &st) == nil {
+		e.Reason, e.Message = st.Reason, st.Message
+		for _, c := range st.Details.Causes {
+			e.Causes = append(e.Causes, c.Type)
+		}
+	}
+	if e.Reason == "" {
+		e.Reason = http.StatusText(resp.StatusCode)
+	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		wait = time.Second
+		if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && n > 0 {
+			wait = time.Duration(min(n, 10)) * time.Second
+		}
+	}
+	return nil, wait, e
 }
 
 // get reads one object; nil, nil when it does not exist.

@@ -65,6 +65,10 @@ func (s *Stream) Namespace(item []byte) error {
 	if err := json.Unmarshal(item, &h); err != nil {
 		return fmt.Errorf("a listed Namespace is not an object: %v", err)
 	}
+	// A list's items may omit their apiVersion and kind.
+	if h.APIVersion == "" && h.Kind == "" {
+		h.APIVersion, h.Kind = "v1", "Namespace"
+	}
 	if !h.isNamespace() || h.Metadata.Name == "" {
 		return fmt.Errorf("a listed Namespace reads as %s %q", h.Kind, h.Metadata.Name)
 	}
