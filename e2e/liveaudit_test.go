@@ -167,6 +167,15 @@ func TestTheLiveAuditReportsWhatGotInAndWhen(t *testing.T) {
 	if !a.Summary.Enforced || len(a.Enforcement.Findings) > 0 {
 		t.Errorf("enforcement is on as rendered, but the audit found: %+v", a.Enforcement.Findings)
 	}
+	if _, text, _ := audit(t, env.Kubeconfig); true {
+		var lines []string
+		for _, l := range strings.Split(strings.TrimSpace(text), "\n") {
+			if strings.Contains(l, ns+"/") || strings.HasPrefix(l, "audited ") {
+				lines = append(lines, l)
+			}
+		}
+		t.Logf("bouncer audit, this namespace's lines and the summary:\n%s", strings.Join(lines, "\n"))
+	}
 	got := map[string]string{}
 	for _, r := range a.Results {
 		if r.Namespace != ns {
@@ -423,9 +432,10 @@ func mapsEqual(a, b map[string]string) bool {
 // user. The Job ends with exit 1 (violations found, reports written).
 //
 // The test node has no kube-proxy, so the Service IP the in-cluster
-// configuration names is unreachable; the Job alone is given the host's
-// network and the API server's loopback address instead, the only change
-// from the CronJob.
+// configuration names is unreachable: the Job alone is given the host's
+// network and the API server's loopback address instead, and the token
+// volume that the test cluster's disabled ServiceAccount admission plugin
+// would add. Those are the only changes from the CronJob.
 func TestTheAuditCronJobWritesTheReports(t *testing.T) {
 	if env.Node == nil {
 		t.Skip("the CronJob needs a node")
@@ -456,6 +466,17 @@ func TestTheAuditCronJobWritesTheReports(t *testing.T) {
 	c := spec["containers"].([]any)[0].(map[string]any)
 	envs, _ := c["env"].([]any)
 	c["env"] = append(envs, map[string]any{"name": "KUBERNETES_SERVICE_HOST", "value": host}, map[string]any{"name": "KUBERNETES_SERVICE_PORT", "value": port})
+	// The volume the ServiceAccount admission plugin adds to every Pod of a
+	// real cluster; the test cluster runs without that plugin (every test
+	// namespace would otherwise wait for its default ServiceAccount).
+	vols, _ := spec["volumes"].([]any)
+	spec["volumes"] = append(vols, map[string]any{"name": "kube-api-access", "projected": map[string]any{"sources": []any{
+		map[string]any{"serviceAccountToken": map[string]any{"path": "token", "expirationSeconds": 3607}},
+		map[string]any{"configMap": map[string]any{"name": "kube-root-ca.crt", "items": []any{map[string]any{"key": "ca.crt", "path": "ca.crt"}}}},
+		map[string]any{"downwardAPI": map[string]any{"items": []any{map[string]any{"path": "namespace", "fieldRef": map[string]any{"fieldPath": "metadata.namespace"}}}}},
+	}}})
+	mounts, _ := c["volumeMounts"].([]any)
+	c["volumeMounts"] = append(mounts, map[string]any{"name": "kube-api-access", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount", "readOnly": true})
 	patched, _ := json.Marshal(j)
 	if _, errOut, err := env.KIn(string(patched), "create", "-f", "-"); err != nil {
 		t.Fatal(errOut)
