@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,14 +24,29 @@ const RBACName = "bouncer-audit"
 // rendered from it rather than written once.
 func runRBAC(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("audit rbac", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// Help that was asked for is output (stdout, exit 0); a usage error
+	// goes to stderr (exit 2), as in run.
+	var usage bytes.Buffer
+	fs.SetOutput(&usage)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: bouncer audit rbac [--policy FILE] [--namespace NS] [--service-account NAME]\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
 	pol := fs.String("policy", "", "policy `FILE` (default $"+policyfile.EnvVar+", else the embedded default)")
 	ns := fs.String("namespace", "bouncer-system", "the `NS` of the audit's ServiceAccount")
 	sa := fs.String("service-account", "bouncer-audit", "the audit's ServiceAccount `NAME`")
 	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
+		if errors.Is(err, flag.ErrHelp) {
+			_, _ = stdout.Write(usage.Bytes())
 			return exitOK
 		}
+		_, _ = stderr.Write(usage.Bytes())
+		return exitError
+	}
+	// The flag package stops at the first argument: what follows it, a
+	// --policy too, would be ignored and the wrong role printed.
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "bouncer audit rbac: unexpected argument %q (give the policy with --policy)\n", fs.Arg(0))
 		return exitError
 	}
 	p, _, err := policyfile.Resolve(*pol)

@@ -81,6 +81,7 @@ func resourceReport(p *policy.Policy, l *check.Live, since, now time.Time) repor
 	var results []reports.ReportResult
 	var sum reports.ReportSummary
 	broken := map[string]bool{}
+	unreadable := false
 	for _, f := range l.Findings {
 		res := reports.Result("fail")
 		if f.Action == string(policy.Warn) {
@@ -90,6 +91,7 @@ func resourceReport(p *policy.Policy, l *check.Live, since, now time.Time) repor
 		if rule == "" {
 			rule = "invalid"
 			res = "error"
+			unreadable = true
 		}
 		broken[rule] = true
 		results = append(results, reports.ReportResult{Source: source, Policy: rule, Rule: f.Key, Result: res, Timestamp: ts,
@@ -105,7 +107,8 @@ func resourceReport(p *policy.Policy, l *check.Live, since, now time.Time) repor
 	if !ok {
 		group = "" // the core group's "v1"
 	}
-	if k := p.Kind(group, l.Kind); k != nil {
+	// An object that could not be read was judged by no rule: it passes none.
+	if k := p.Kind(group, l.Kind); k != nil && !unreadable {
 		for _, r := range p.Rules {
 			if r.AppliesTo(k) && !broken[r.Name] {
 				results = append(results, reports.ReportResult{Source: source, Policy: r.Name, Result: "pass", Timestamp: ts})
