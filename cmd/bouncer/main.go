@@ -24,6 +24,7 @@ func commands() []command {
 	return []command{
 		{"serve", "serve /validate, /mutate and /healthz over HTTP or HTTPS", runServe},
 		{"webhookconfig", "render the Validating and Mutating webhook configurations", runWebhookConfig},
+		{"auditconfig", "render the audit policy and the audit webhook kubeconfig that send escapes to /audit", runAuditConfig},
 		{"compile", "compile the policy to ValidatingAdmissionPolicy and MutatingAdmissionPolicy", runCompile},
 		{"check", "check manifests offline, or a live cluster's objects, against the policy", runCheck},
 		{"audit", "audit a live cluster: what violates, and whether enforcement is on (runs " + auditBinary + ")", runAudit},
