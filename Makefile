@@ -72,6 +72,7 @@ unit: ## Run the unit, golden and process tests, fuzz seeds (race detector), the
 	cd deploy && go test -count=1 ./...
 	cd bench && go test -count=1 ./cmd/bench
 	cd deploy/knativeverify && go test -count=1 ./...
+	cd e2e && go test -count=1 ./auditlog/
 	cd e2e && go test -count=1 -v ./agreement/ 2>&1 | grep -E 'FIGURE|agree|^(---|ok|FAIL|PASS|panic)|\.go:[0-9]+'
 
 SOAK_SECONDS ?= 60
