@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -28,6 +29,7 @@ const (
 )
 
 const synopsis = `Usage: bouncer audit [--kubeconfig FILE] [--context NAME] [--policy FILE] [-o text|json|report] [--apply] [-v]
+       bouncer audit --audit-log FILE|- [--audit-log FILE]... [--policy FILE] [-o text|json|report]
        bouncer audit rbac [--policy FILE] [--namespace NS] [--service-account NAME]
 `
 
@@ -52,6 +54,18 @@ objects and for enforcement), one per resource with a finding. --apply writes
 them with server-side apply (field manager bouncer) and deletes the ones that
 no longer hold, after a whole read only.
 
+--audit-log reads the API server's audit log instead (JSON lines of
+audit.k8s.io/v1 Events, plain or gzip, rotated files oldest first) and lists
+each write that failed open past bouncer's webhooks (validate.bouncer.dev,
+mutate.bouncer.dev; other webhooks' fail-opens are not bouncer's), re-judged
+from the object it stored (the event's responseObject, logged at level
+RequestResponse; bouncer auditconfig policy renders the audit policy):
+escaped and violates, escaped and compliant, or escaped with the object not
+logged. No audit level carries the old object, so for an UPDATE that violates
+whether it already violated before is unknown. With cluster access, each also
+says whether its object still exists and still violates. Exit 1 when an
+escape violates.
+
 'audit rbac' prints the ClusterRole and ClusterRoleBinding the audit needs
 for the policy, and nothing more.
 
@@ -60,6 +74,12 @@ renders, 2 a usage, input or API error (naming the kind), after which nothing
 is concluded.`
 
 const example = `bouncer audit --apply && kubectl get reports -A`
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
@@ -85,6 +105,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	pageSize := fs.Int("page-size", 500, "objects per list request")
 	verbose := fs.Bool("v", false, "also name each skipped object, and each reported through its parent")
 	timeout := fs.Duration("timeout", 30*time.Minute, "give up after this long")
+	var logs stringList
+	fs.Var(&logs, "audit-log", "read the API server's audit log `FILE` (JSON lines, plain or gzip; - for standard input; repeatable, oldest first for rotated files) and list the writes that failed open past bouncer's webhooks, re-judged")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			_, _ = stdout.Write(usage.Bytes())
@@ -114,15 +136,41 @@ func run(args []string, stdout, stderr io.Writer) int {
 	for _, w := range p.Warnings {
 		fmt.Fprintf(stderr, "bouncer audit: warning: policy %s: %s\n", source, w)
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	if len(logs) > 0 {
+		if *apply {
+			fmt.Fprintln(stderr, "bouncer audit: --apply writes the live audit's reports; with --audit-log, print them with -o report")
+			return exitError
+		}
+		// The cluster is optional here: with access, each escape also says
+		// whether its object still exists and still violates.
+		c, err := connect(*kubeconfig, *kubeContext)
+		if err != nil {
+			if *kubeconfig != "" || *kubeContext != "" {
+				fmt.Fprintln(stderr, "bouncer audit:", err)
+				return exitError
+			}
+			c = nil
+		}
+		s, err := runAuditLog(ctx, p, logs, c, *format, stdout)
+		if err != nil {
+			fmt.Fprintln(stderr, "bouncer audit:", err)
+			fmt.Fprintln(stderr, "bouncer audit: the audit log was not read whole; nothing is concluded")
+			return exitError
+		}
+		if s.Violating > 0 {
+			return exitViolations
+		}
+		return exitOK
+	}
 	c, err := connect(*kubeconfig, *kubeContext)
 	if err != nil {
 		fmt.Fprintln(stderr, "bouncer audit:", err)
 		return exitError
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
 	a := &auditor{c: c, p: p, pageSize: *pageSize, now: time.Now(), out: out, progress: newProgress(stderr)}
 	if *apply {
 		if a.apply, err = newApplier(ctx, c, *pageSize); err != nil {
