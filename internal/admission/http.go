@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"bouncer.dev/bouncer/internal/metrics"
 	"bouncer.dev/bouncer/internal/policy"
 	"bouncer.dev/bouncer/internal/verdict"
 	"go.uber.org/zap"
@@ -25,13 +26,18 @@ type Handler struct {
 	Decide       func(*policy.Request) policy.Decision
 	Log          *zap.Logger
 	MaxBodyBytes int64
+	// Metrics counts decisions and times requests; nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 // New returns the HTTP handler of one of a policy's functions.
-func New(p *policy.Policy, fn policy.Stage, log *zap.Logger) *Handler {
+func New(p *policy.Policy, fn policy.Stage, log *zap.Logger, opts ...Option) *Handler {
 	f := &Handler{Stage: fn, Decide: p.Validate, Log: log, MaxBodyBytes: defaultMaxBodyBytes}
 	if fn == policy.Mutation {
 		f.Decide = p.Mutate
+	}
+	for _, o := range opts {
+		o(f)
 	}
 	return f
 }
@@ -48,15 +54,19 @@ func (f *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// answer is a refusal, which does not admit the object; without
 			// it only an HTTP 500 is possible.
 			f.Log.Error("panic while deciding", zap.Stringer("function", f.Stage), zap.String("uid", uid), zap.String("panic", fmt.Sprint(v)))
-			if written {
-				return // the answer is out; only logging failed
-			}
-			if uid == "" {
+			switch {
+			case written: // the answer is out; only logging failed
+			case uid == "":
 				f.fail(w, http.StatusInternalServerError, "internal error")
-				return
+			default:
+				a := verdict.Refuse(verdict.CodeInternal, "bouncer: internal error")
+				f.write(w, uid, &a)
+				f.Metrics.Decision(f.Stage.String(), "", metrics.Error)
 			}
-			a := verdict.Refuse(verdict.CodeInternal, "bouncer: internal error")
-			f.write(w, uid, &a)
+		}
+		// The answer is flushed when ServeHTTP returns, so this is its latency.
+		if f.Metrics != nil {
+			f.Metrics.Observe(f.Stage.String(), time.Since(start))
 		}
 	}()
 
@@ -108,7 +118,9 @@ func (f *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f.write(w, uid, &a)
 	written = true
-	f.logDecision(req, &d, &a, time.Since(start))
+	latency := time.Since(start)
+	f.countDecision(&d)
+	f.logDecision(req, &d, &a, latency)
 }
 
 func (f *Handler) write(w http.ResponseWriter, uid string, a *verdict.Answer) {
@@ -138,6 +150,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 // fail answers without an AdmissionReview, for requests that have no uid to
 // answer to. The API server then applies the webhook's failurePolicy.
 func (f *Handler) fail(w http.ResponseWriter, status int, msg string) {
+	f.Metrics.Decision(f.Stage.String(), "", metrics.Error)
 	f.Log.Warn("bad request", zap.Stringer("function", f.Stage), zap.Int("status", status), zap.String("error", msg))
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
@@ -158,10 +171,10 @@ func Healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // Mux serves /validate, /mutate and /healthz, the paths of every way bouncer runs.
-func Mux(p *policy.Policy, log *zap.Logger) *http.ServeMux {
+func Mux(p *policy.Policy, log *zap.Logger, opts ...Option) *http.ServeMux {
 	m := http.NewServeMux()
-	m.Handle("/validate", New(p, policy.Validation, log))
-	m.Handle("/mutate", New(p, policy.Mutation, log))
+	m.Handle("/validate", New(p, policy.Validation, log, opts...))
+	m.Handle("/mutate", New(p, policy.Mutation, log, opts...))
 	m.HandleFunc("/healthz", Healthz)
 	return m
 }
