@@ -1,5 +1,6 @@
-// Package function registers bouncer's admission functions with the
-// Functions Framework: validate, mutate and healthz. It holds no logic; the
+// Package function registers bouncer's functions with the Functions
+// Framework: validate, mutate, audit (the API server's audit trail, for what
+// escaped; internal/escapes) and healthz. It holds no logic; the
 // decision lives in internal/policy, its answer in internal/verdict, and the HTTP handling in
 // internal/admission, which `bouncer serve` uses too.
 //
@@ -13,6 +14,7 @@ import (
 	"os"
 
 	"bouncer.dev/bouncer/internal/admission"
+	"bouncer.dev/bouncer/internal/escapes"
 	"bouncer.dev/bouncer/internal/logging"
 	"bouncer.dev/bouncer/internal/policy"
 	"bouncer.dev/bouncer/internal/policyfile"
@@ -33,5 +35,12 @@ func init() {
 	}
 	functions.HTTP("validate", admission.New(p, policy.Validation, log).ServeHTTP)
 	functions.HTTP("mutate", admission.New(p, policy.Mutation, log).ServeHTTP)
+	// audit accepts only posts with the token of BOUNCER_AUDIT_TOKEN or
+	// BOUNCER_AUDIT_TOKEN_FILE; without one it refuses everything.
+	auth := escapes.FromEnv(os.Getenv)
+	if auth.Token == nil {
+		log.Info("audit accepts no posts: set " + escapes.EnvToken + " or " + escapes.EnvTokenFile)
+	}
+	functions.HTTP("audit", escapes.New(p, log, nil, auth).ServeHTTP)
 	functions.HTTP("healthz", admission.Healthz)
 }

@@ -1,7 +1,7 @@
 // Command functions is the Functions Framework local run of bouncer's
 // functions (`make run`). With FUNCTION_TARGET unset it serves /validate,
-// /mutate and /healthz; with FUNCTION_TARGET=validate, that one function at
-// every path. It listens on $PORT (default 8080), on 127.0.0.1 only when
+// /mutate, /audit and /healthz; with FUNCTION_TARGET=validate (or audit),
+// that one function at every path. It listens on $PORT (default 8080), on 127.0.0.1 only when
 // LOCAL_ONLY=true.
 package main
 

@@ -7,9 +7,12 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"go.uber.org/zap"
@@ -22,6 +25,11 @@ type Config struct {
 	// CertPollInterval is how often the TLS files are read again; 0 means
 	// DefaultCertPollInterval.
 	CertPollInterval time.Duration
+	// ClientCA, with TLS, is a PEM file of CAs whose client certificates
+	// the server verifies when a client offers one (/audit authenticates
+	// the API server's audit webhook backend by it). A client that offers
+	// none is served as before: the admission webhooks need no certificate.
+	ClientCA string
 }
 
 // Server is the http.Server and, with TLS, the source of its certificate.
@@ -76,7 +84,22 @@ func New(cfg Config, handler http.Handler, log *zap.Logger) (*Server, error) {
 			MinVersion:     tls.VersionTLS12,
 			GetCertificate: certs.get,
 		}
+		if cfg.ClientCA != "" {
+			pemBytes, err := os.ReadFile(cfg.ClientCA)
+			if err != nil {
+				return nil, fmt.Errorf("Config.ClientCA: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pemBytes) {
+				return nil, fmt.Errorf("Config.ClientCA %s holds no PEM certificate", cfg.ClientCA)
+			}
+			srv.TLSConfig.ClientCAs = pool
+			srv.TLSConfig.ClientAuth = tls.VerifyClientCertIfGiven
+		}
 		return &Server{HTTP: srv, certs: certs}, nil
+	}
+	if cfg.ClientCA != "" {
+		return nil, errors.New("Config.ClientCA needs TLS: a client certificate is only seen where the server terminates TLS")
 	}
 	return &Server{HTTP: srv}, nil
 }
