@@ -24,6 +24,8 @@ type config struct {
 	creates      int           // Pod creates per setup and round
 	count        int           // go test -bench -count
 	checkFiles   int           // manifests for bouncer check and kyverno apply
+	auditObjects int           // objects in the API server for bouncer audit, after a tenth of them
+	only         string        // one stage's name: run it alone and print its report, writing none
 }
 
 // harness is a run in progress: its settings and what its stages share.
@@ -44,18 +46,25 @@ type harness struct {
 	image, imageOut string
 }
 
-// stages are run's steps in order; each adds its part to the report.
-func (h *harness) stages() []func(*report) error {
-	return []func(*report) error{
-		h.correctness, // before any timing
-		h.inProcess,
-		h.encoder,
-		h.httpLoad,
-		h.coldStart,
-		h.container,
-		h.footprint,
-		h.check,
-		h.controlPlane,
+// stage is one of run's steps; it adds its part to the report.
+type stage struct {
+	name string
+	run  func(*report) error
+}
+
+// stages are run's steps in order.
+func (h *harness) stages() []stage {
+	return []stage{
+		{"correctness", h.correctness}, // before any timing
+		{"inprocess", h.inProcess},
+		{"encoder", h.encoder},
+		{"http", h.httpLoad},
+		{"coldstart", h.coldStart},
+		{"container", h.container},
+		{"footprint", h.footprint},
+		{"check", h.check},
+		{"audit", h.audit},
+		{"controlplane", h.controlPlane},
 	}
 }
 
@@ -74,10 +83,27 @@ func run(c config) error {
 	}
 	defer h.close()
 	rep := report{commands: []string{"make bench    # = cd bench && taskset -c 0 go run ./cmd/bench"}}
-	for _, stage := range h.stages() {
-		if err := stage(&rep); err != nil {
+	ran := false
+	for _, s := range h.stages() {
+		if c.only != "" && s.name != c.only {
+			continue
+		}
+		ran = true
+		if err := s.run(&rep); err != nil {
 			return err
 		}
+	}
+	if c.only != "" {
+		if !ran {
+			return fmt.Errorf("-only %s: no such stage", c.only)
+		}
+		// A stage alone: the targets and, for the audit, its section on
+		// stdout; no report written.
+		fmt.Println(rep.summary())
+		if c.only == "audit" {
+			fmt.Println(rep.auditMarkdown())
+		}
+		return nil
 	}
 	rep.machine = machine()
 	text := rep.markdown()
@@ -103,10 +129,17 @@ func newHarness(c config) (_ *harness, err error) {
 		}
 	}()
 	framework.Progress("building the servers")
-	h.bin = binaries{filepath.Join(h.work, "bouncer"), filepath.Join(h.work, "functions"), filepath.Join(h.work, "benchserver"), filepath.Join(h.work, "floor")}
+	h.bin = binaries{filepath.Join(h.work, "bouncer"), filepath.Join(h.work, "functions"), filepath.Join(h.work, "benchserver"), filepath.Join(h.work, "floor"), ""}
 	bench := filepath.Join(c.root, "bench")
-	for _, x := range []struct{ dir, out, pkg string }{{c.root, h.bin.bouncer, "./cmd/bouncer"}, {c.root, h.bin.functions, "./cmd/functions"},
-		{bench, h.bin.benchserver, "./cmd/benchserver"}, {bench, h.bin.floor, "./cmd/floor"}} {
+	builds := []struct{ dir, out, pkg string }{{c.root, h.bin.bouncer, "./cmd/bouncer"}, {c.root, h.bin.functions, "./cmd/functions"},
+		{bench, h.bin.benchserver, "./cmd/benchserver"}, {bench, h.bin.floor, "./cmd/floor"}}
+	// bouncer audit is a module of its own; the audit stage says so when a
+	// tree has none. Built beside bouncer, where `bouncer audit` finds it.
+	if auditDir := filepath.Join(c.root, "cmd", "bouncer-audit"); exists(filepath.Join(auditDir, "go.mod")) {
+		h.bin.audit = filepath.Join(h.work, "bouncer-audit")
+		builds = append(builds, struct{ dir, out, pkg string }{auditDir, h.bin.audit, "."})
+	}
+	for _, x := range builds {
 		if o, err := sh(x.dir, []string{"CGO_ENABLED=0"}, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", x.out, x.pkg); err != nil {
 			return nil, fmt.Errorf("go build %s: %v\n%s", x.pkg, err, o)
 		}
@@ -119,15 +152,23 @@ func newHarness(c config) (_ *harness, err error) {
 	}
 	h.typical = h.payloads[1]
 	h.servers = impls(h.bin)
+	h.withPrevious = h.servers
+	if c.only != "" {
+		return h, nil // a stage alone measures no previous build
+	}
 	prevRev, prevBin, err := previousBouncer(c.root, c.out, h.work)
 	if err != nil {
 		return nil, err
 	}
-	h.withPrevious = h.servers
 	if prevBin != "" {
 		h.withPrevious = append(slices.Clone(h.servers), previousImpl(prevRev, prevBin))
 	}
 	return h, nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // close removes the run's temporary directory.

@@ -5,7 +5,7 @@
 //
 // harness.go runs the stages in order; each stage lives beside what it
 // measures (correctness.go, inprocess.go, httpload.go, coldstart.go,
-// runc.go, check.go, controlplane.go), and report.go writes the report.
+// runc.go, check.go, audit.go, controlplane.go), and report.go writes the report.
 package main
 
 import (
@@ -32,6 +32,8 @@ func main() {
 	flag.IntVar(&c.creates, "creates", 400, "Pod creates per setup and round")
 	flag.IntVar(&c.count, "count", 6, "go test -bench -count for the in-process benchmark")
 	flag.IntVar(&c.checkFiles, "check-files", 10000, "manifests for the bouncer check / kyverno apply comparison")
+	flag.IntVar(&c.auditObjects, "audit-objects", 20000, "objects in the API server for bouncer audit; it is timed at a tenth of them too")
+	flag.StringVar(&c.only, "only", "", "run this stage alone (such as audit) and print its part of the report; writes no report")
 	notesOnly := flag.Bool("notes-only", false, "measure nothing: rewrite the report's \"Since the previous report\" section from bench/changes.md")
 	flag.Parse()
 	c.controlplane, c.kyverno = os.Getenv("BOUNCER_CONTROLPLANE"), os.Getenv("BOUNCER_KYVERNO")

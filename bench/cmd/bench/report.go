@@ -67,6 +67,7 @@ type report struct {
 	cp        []cpResult
 	machine   string
 	check     checkResult
+	audit     auditResult
 	rounds    int
 	creates   int
 	reps      int
@@ -140,6 +141,7 @@ func (r *report) targets() []string {
 	} else if len(ck.disagree) > 0 {
 		out = append(out, fmt.Sprintf("| `bouncer check` vs `kyverno apply`, %d manifests | ≥ 10× faster, same verdicts | not timed: %d disagreements | **not met** |", ck.files, len(ck.disagree)))
 	}
+	out = append(out, r.auditTargets()...)
 	if cb.idleKiB > 0 {
 		out = append(out, fmt.Sprintf("| idle RSS | under 20 MB | %.1f MB | %s |", float64(cb.idleKiB)/1024, met(cb.idleKiB < 20*1024)))
 	}
@@ -324,6 +326,7 @@ func (r *report) markdown() string {
 	}
 	w("")
 	r.writeCheck(w)
+	r.writeAudit(w)
 	w("## Through a real control plane")
 	w("")
 	w("Sequential Pod creates with client-go against kube-apiserver v1.37.2 on this machine, %d rounds of %d", r.rounds, r.creates)

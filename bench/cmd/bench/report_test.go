@@ -90,6 +90,24 @@ func fixture(t *testing.T, unmet bool) report {
 		r.check = checkResult{files: 10000, denied: 4000, mutated: 5000, cpus: "0-1", cores: 2,
 			bouncer: []time.Duration{ms(1200)}, bouncerAll: []time.Duration{ms(1100)}, skipped: "no BOUNCER_KYVERNO"}
 	}
+	// The audit at 2,000 and 20,000 objects; unmet: slower than the floor
+	// allows, Kyverno not run, and memory that grows with the cluster.
+	auditAt := func(n, violating int, floor, audit, pipe, kyv float64, rss int) auditSize {
+		runs := func(f float64) []time.Duration { return []time.Duration{ms(f), ms(f * 0.97), ms(f * 1.05)} }
+		s := auditSize{objects: n, violating: violating,
+			floor: auditTiming{runs: runs(floor), rssKiB: 138000 * n / 2000}, audit: auditTiming{runs: runs(audit), rssKiB: rss},
+			pipe: auditTiming{runs: runs(pipe), rssKiB: 230000 * n / 2000, which: "kubectl"}}
+		if kyv > 0 {
+			s.kyv = auditTiming{runs: runs(kyv), rssKiB: 320000 * n / 2000}
+		}
+		return s
+	}
+	r.audit = auditResult{namespaces: 10, kyvernoVersion: "v1.19.1", sizes: []auditSize{
+		auditAt(2000, 628, 1280, 320, 3110, 8330, 31000), auditAt(20000, 6286, 11800, 2900, 29000, 81000, 36000)}}
+	if unmet {
+		r.audit = auditResult{namespaces: 10, skipped: "BOUNCER_KYVERNO is unset (make bench sets it after `make kyverno`)", sizes: []auditSize{
+			auditAt(2000, 628, 1280, 2000, 3110, 0, 45000), auditAt(20000, 6286, 11800, 19000, 29000, 0, 120000)}}
+	}
 	return r
 }
 

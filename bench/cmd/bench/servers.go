@@ -27,7 +27,10 @@ type impl struct {
 	args func(addr, cert, key string) (bin string, args []string, env []string)
 }
 
-type binaries struct{ bouncer, functions, benchserver, floor string }
+type binaries struct {
+	bouncer, functions, benchserver, floor string
+	audit                                  string // bouncer-audit; "" when the tree has no cmd/bouncer-audit
+}
 
 // bouncerBuild is bouncer serve from another build of it.
 func bouncerBuild(name, bin string) impl {
