@@ -511,13 +511,18 @@ func timeOne(t *auditTiming, want int, c *exec.Cmd) error {
 	var errOut bytes.Buffer
 	c.Stderr = &errOut
 	t0 := time.Now()
-	err := c.Run()
+	if err := c.Start(); err != nil {
+		return err
+	}
+	w := watchRSS(c)
+	err := c.Wait()
 	d := time.Since(t0)
+	rss := w.stop()
 	if exitCode(err) != want {
 		return fmt.Errorf("%s: want exit %d, got %v: %.2000s", strings.Join(c.Args, " "), want, err, errOut.String())
 	}
 	t.runs = append(t.runs, d)
-	t.rssKiB = max(t.rssKiB, maxRSS(c))
+	t.rssKiB = max(t.rssKiB, rss)
 	return nil
 }
 
@@ -546,30 +551,20 @@ func runPipe(from, to *exec.Cmd) (time.Duration, int, string, error) {
 	}
 	pr.Close()
 	pw.Close()
+	wf, wt := watchRSS(from), watchRSS(to)
 	errFrom, errTo := from.Wait(), to.Wait()
 	d := time.Since(t0)
+	a, b := wf.stop(), wt.stop()
 	if errFrom != nil {
 		return 0, 0, "", fmt.Errorf("%s: %v: %.2000s", strings.Join(from.Args, " "), errFrom, fromErr.String())
 	}
 	if c := exitCode(errTo); c != 0 && c != 1 {
 		return 0, 0, "", fmt.Errorf("%s: %v: %.2000s", strings.Join(to.Args, " "), errTo, toErr.String())
 	}
-	a, b := maxRSS(from), maxRSS(to)
 	if a >= b {
 		return d, a, filepath.Base(from.Path), errTo
 	}
 	return d, b, filepath.Base(to.Path), errTo
-}
-
-// maxRSS is a finished command's peak resident set in KiB, from wait4.
-func maxRSS(c *exec.Cmd) int {
-	if c.ProcessState == nil {
-		return 0
-	}
-	if ru, ok := c.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		return int(ru.Maxrss)
-	}
-	return 0
 }
 
 // sameViolations compares the results of bouncer audit or bouncer check -o
@@ -699,7 +694,7 @@ func (r *report) writeAudit(w func(string, ...any)) {
 	w("with every core, as the API server has. The harness compares what `bouncer audit -o json`, the pipe")
 	w("with `bouncer check -o json -` and the first timed `kyverno apply --cluster` (its output read from a")
 	w("file) report with the violating objects it created; any difference is listed here. The medians are of %d runs, the four", auditRuns)
-	w("commands alternating; peak RSS is wait4's maximum resident set, the largest of the runs (for the pipe,")
+	w("commands alternating; peak RSS is the process's own high-water mark (VmHWM, sampled while it runs: wait4's maxrss carries the harness's own across the exec), the largest of the runs (for the pipe,")
 	w("of the larger process, named). bouncer itself is not installed, so `bouncer audit` also reports its")
 	w("configurations missing.")
 	w("")
