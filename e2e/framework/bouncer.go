@@ -23,6 +23,11 @@ func StartBouncer(bin, dir, name string, ca *CA, policyFile string) (*Bouncer, e
 	if err != nil {
 		return nil, err
 	}
+	return StartBouncerAt(bin, dir, name, ca, policyFile, port)
+}
+
+// StartBouncerAt serves bouncer on port, with more flags.
+func StartBouncerAt(bin, dir, name string, ca *CA, policyFile string, port int, more ...string) (*Bouncer, error) {
 	cert, key, err := ca.Serving(dir, name)
 	if err != nil {
 		return nil, err
@@ -33,6 +38,7 @@ func StartBouncer(bin, dir, name string, ca *CA, policyFile string) (*Bouncer, e
 	if policyFile != "" {
 		b.args = append(b.args, "--policy", policyFile)
 	}
+	b.args = append(b.args, more...)
 	return b, b.Start()
 }
 

@@ -47,6 +47,12 @@ type Env struct {
 	ControlPlane *ControlPlane
 	// Node is set by the node provider.
 	Node *NodeInfo
+	// AuditWebhook is set where the API server posts its audit trail to
+	// bouncer's /audit (the local provider).
+	AuditWebhook *AuditWebhook
+	// MetricsURL is bouncer's /metrics, where the suite runs it with
+	// --metrics-addr.
+	MetricsURL string
 	// Close, when set, stops what StopAll cannot (containers), first.
 	Close func()
 }
@@ -154,6 +160,25 @@ func (e *Env) Decisions() ([]Decision, error) {
 	for _, line := range bytes.Split(raw, []byte("\n")) {
 		var d Decision
 		if json.Unmarshal(line, &d) == nil && d.S("message") == "admission decision" {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// Records returns bouncer's log lines whose message is msg.
+func (e *Env) Records(msg string) ([]Decision, error) {
+	if e.Logs == nil {
+		return nil, fmt.Errorf("bouncer's log is not readable with provider %s", e.Provider)
+	}
+	raw, err := e.Logs()
+	if err != nil {
+		return nil, err
+	}
+	var out []Decision
+	for _, line := range bytes.Split(raw, []byte("\n")) {
+		var d Decision
+		if json.Unmarshal(line, &d) == nil && d.S("message") == msg {
 			out = append(out, d)
 		}
 	}

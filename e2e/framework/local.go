@@ -65,6 +65,12 @@ func FreePort() (int, error) {
 // keeps its data on tmpfs (/dev/shm) where available. apiserverArgs are
 // added to the API server's flags.
 func StartLocal(ctx context.Context, binDir, dir string, progress func(string, ...any), apiserverArgs ...string) (*ControlPlane, error) {
+	return StartLocalWith(ctx, binDir, dir, progress, nil, apiserverArgs...)
+}
+
+// StartLocalWith is StartLocal with more of the API server's flags made
+// once the control plane's CA exists, for configurations that must trust it.
+func StartLocalWith(ctx context.Context, binDir, dir string, progress func(string, ...any), more func(*CA) ([]string, error), apiserverArgs ...string) (*ControlPlane, error) {
 	for _, b := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kubectl"} {
 		if _, err := os.Stat(filepath.Join(binDir, b)); err != nil {
 			return nil, fmt.Errorf("%s is not built in %s: run `make controlplane` (or `make e2e`, which builds it)", b, binDir)
@@ -140,6 +146,13 @@ func StartLocal(ctx context.Context, binDir, dir string, progress func(string, .
 		"--service-account-issuer=https://kubernetes.default.svc", "--service-account-key-file=" + saPub,
 		"--service-account-signing-key-file=" + saKey, "--disable-admission-plugins=ServiceAccount", "--profiling=false",
 		"--audit-policy-file=" + auditPolicyFile, "--audit-log-path=" + cp.AuditLog, "--audit-log-format=json"}
+	if more != nil {
+		extra, err := more(cp.CA)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, extra...)
+	}
 	p, err = Start("kube-apiserver", dir, filepath.Join(binDir, "kube-apiserver"), nil, append(args, apiserverArgs...)...)
 	if err != nil {
 		return nil, err

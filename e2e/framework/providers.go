@@ -37,18 +37,34 @@ func Local(ctx context.Context, root, work, binDir, policyFile string) (*Env, er
 	if err != nil {
 		return nil, err
 	}
-	cp, err := StartLocal(ctx, binDir, work, Progress)
+	// bouncer's port is chosen first: the API server's audit webhook
+	// backend is configured, at its start, to post to bouncer's /audit.
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	url := fmt.Sprintf("https://127.0.0.1:%d", port)
+	aw := &AuditWebhook{BatchMaxWait: 2 * time.Second}
+	cp, err := StartLocalWith(ctx, binDir, work, Progress, func(ca *CA) ([]string, error) {
+		return auditWebhookArgs(bin, work, policyFile, ca, url+"/audit", aw)
+	})
+	if err != nil {
+		return nil, err
+	}
+	metricsPort, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
 	Progress("starting bouncer serve with TLS")
-	b, err := StartBouncer(bin, work, "bouncer", cp.CA, policyFile)
+	b, err := StartBouncerAt(bin, work, "bouncer", cp.CA, policyFile, port, "--audit-token-file", aw.TokenFile,
+		"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", metricsPort))
 	if err != nil {
 		return nil, err
 	}
 	env := &Env{Provider: "local", Kubectl: filepath.Join(binDir, "kubectl"), Kubeconfig: cp.Kubeconfig,
 		URL: b.URL, CABundle: cp.CA.CertPEM, PolicyFile: policyFile, BouncerBin: bin, WorkDir: work,
-		Logs: FileLogs(b.Proc.LogPath), Bouncer: b, CA: cp.CA, ControlPlane: cp}
+		Logs: FileLogs(b.Proc.LogPath), Bouncer: b, CA: cp.CA, ControlPlane: cp, AuditWebhook: aw,
+		MetricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)}
 	return env, nil
 }
 
