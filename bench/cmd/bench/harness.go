@@ -64,6 +64,7 @@ func (h *harness) stages() []stage {
 		{"footprint", h.footprint},
 		{"check", h.check},
 		{"audit", h.audit},
+		{"auditlog", h.auditLog},
 		{"controlplane", h.controlPlane},
 	}
 }
@@ -97,11 +98,14 @@ func run(c config) error {
 		if !ran {
 			return fmt.Errorf("-only %s: no such stage", c.only)
 		}
-		// A stage alone: the targets and, for the audit, its section on
+		// A stage alone: the targets and, for the audits, its section on
 		// stdout; no report written.
 		fmt.Println(rep.summary())
-		if c.only == "audit" {
+		switch c.only {
+		case "audit":
 			fmt.Println(rep.auditMarkdown())
+		case "auditlog":
+			fmt.Println(rep.auditLogMarkdown())
 		}
 		return nil
 	}

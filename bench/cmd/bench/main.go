@@ -5,7 +5,8 @@
 //
 // harness.go runs the stages in order; each stage lives beside what it
 // measures (correctness.go, inprocess.go, httpload.go, coldstart.go,
-// runc.go, check.go, audit.go, controlplane.go), and report.go writes the report.
+// runc.go, check.go, audit.go, auditlog.go, controlplane.go), and report.go
+// writes the report.
 package main
 
 import (

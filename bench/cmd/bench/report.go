@@ -68,6 +68,7 @@ type report struct {
 	machine   string
 	check     checkResult
 	audit     auditResult
+	auditLog  auditLogResult
 	rounds    int
 	creates   int
 	reps      int
@@ -142,6 +143,7 @@ func (r *report) targets() []string {
 		out = append(out, fmt.Sprintf("| `bouncer check` vs `kyverno apply`, %d manifests | ≥ 10× faster, same verdicts | not timed: %d disagreements | **not met** |", ck.files, len(ck.disagree)))
 	}
 	out = append(out, r.auditTargets()...)
+	out = append(out, r.auditLogTargets()...)
 	if cb.idleKiB > 0 {
 		out = append(out, fmt.Sprintf("| idle RSS | under 20 MB | %.1f MB | %s |", float64(cb.idleKiB)/1024, met(cb.idleKiB < 20*1024)))
 	}
@@ -327,6 +329,7 @@ func (r *report) markdown() string {
 	w("")
 	r.writeCheck(w)
 	r.writeAudit(w)
+	r.writeAuditLog(w)
 	w("## Through a real control plane")
 	w("")
 	w("Sequential Pod creates with client-go against kube-apiserver v1.37.2 on this machine, %d rounds of %d", r.rounds, r.creates)

@@ -13,8 +13,8 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden from the fixt
 
 // fixture is a report with fixed figures: the in-process ones read from
 // saved go test -bench output (testdata/review.txt, testdata/encode.txt),
-// the rest set here. With unmet, three targets are missed, Kyverno and runc
-// were not run and a server answered wrongly.
+// the rest set here. With unmet, several targets are missed, Kyverno, runc
+// and jq were not run and a server answered wrongly.
 func fixture(t *testing.T, unmet bool) report {
 	t.Helper()
 	review, err := os.ReadFile("testdata/review.txt")
@@ -107,6 +107,24 @@ func fixture(t *testing.T, unmet bool) report {
 	if unmet {
 		r.audit = auditResult{namespaces: 10, skipped: "BOUNCER_KYVERNO is unset (make bench sets it after `make kyverno`)", sizes: []auditSize{
 			auditAt(2000, 628, 1280, 2000, 3110, 0, 45000), auditAt(20000, 6286, 11800, 19000, 29000, 0, 120000)}}
+	}
+	// The audit log at 16 and 256 MB; unmet: jq not run and memory that
+	// grows with the file.
+	logAt := func(mb int64, audit, jq float64, rss int) auditLogSize {
+		runs := func(f float64) []time.Duration { return []time.Duration{ms(f), ms(f * 0.97), ms(f * 1.05)} }
+		s := auditLogSize{bytes: mb*1e6 + 1234, audit: auditTiming{runs: runs(audit), rssKiB: rss},
+			planted: auditLogCounts{Events: int(mb) * 807, Escapes: int(mb) * 8, Violating: int(mb) * 5, Compliant: int(mb) * 2, NotLogged: int(mb)}}
+		if jq > 0 {
+			s.jq = auditTiming{runs: runs(jq), rssKiB: 3200}
+		}
+		return s
+	}
+	mix := []auditLogMix{{"lease update, kube-node-lease (kubelet heartbeat)", "Metadata", 51650, 4100000},
+		{"Pod create that bouncer answered", "RequestResponse", 4130, 1200000}, {"escape: Pod create, violating", "RequestResponse", 620, 180000}}
+	r.auditLog = auditLogResult{jqVersion: "jq-1.6", cpu: 1, mix: mix, sizes: []auditLogSize{logAt(16, 125, 710, 18600), logAt(256, 1950, 11400, 19100)}}
+	if unmet {
+		r.auditLog = auditLogResult{cpu: 1, mix: mix, skipped: "jq is not installed (apt-get install jq)",
+			sizes: []auditLogSize{logAt(16, 125, 0, 18600), logAt(256, 1950, 0, 41000)}}
 	}
 	return r
 }
