@@ -2,6 +2,8 @@ package escapes
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +15,7 @@ import (
 	"bouncer.dev/bouncer/internal/logging"
 	"bouncer.dev/bouncer/internal/metrics"
 	"bouncer.dev/bouncer/internal/policyfile"
+	"bouncer.dev/bouncer/internal/testpki"
 )
 
 const token = "s3cret-token"
@@ -206,5 +209,51 @@ func TestTheTokenIsReadAnewSoItCanBeRotated(t *testing.T) {
 	}
 	if rec := h.post(b, map[string]string{"Authorization": "Bearer second"}); rec.Code != 200 {
 		t.Errorf("the new token is refused: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestAClientCertificateTheCAVerifiedIsAcceptedAndNoneIsNot(t *testing.T) {
+	ca, err := testpki.NewCA("audit-client-ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, Auth{ClientCertificates: true})
+	srv := httptest.NewUnstartedServer(h.h)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca.PEM)
+	srv.TLS = &tls.Config{ClientCAs: pool, ClientAuth: tls.VerifyClientCertIfGiven}
+	srv.StartTLS()
+	defer srv.Close()
+	certPEM, keyPEM, err := ca.Client("kube-apiserver")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := srv.Client().Transport.(*http.Transport)
+	for _, tt := range []struct {
+		name  string
+		certs []tls.Certificate
+		code  int
+	}{
+		{"with the API server's client certificate", []tls.Certificate{pair}, 200},
+		{"without a certificate", nil, 401},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := base.Clone()
+			tr.TLSClientConfig.Certificates = tt.certs
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/audit", bytes.NewReader(batch(t, "pod-create-judged")))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := (&http.Client{Transport: tr}).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.code {
+				t.Errorf("status %d, want %d", resp.StatusCode, tt.code)
+			}
+		})
 	}
 }
