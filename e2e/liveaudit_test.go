@@ -482,7 +482,7 @@ func TestTheAuditCronJobWritesTheReports(t *testing.T) {
 		t.Fatal(errOut)
 	}
 	t.Cleanup(func() {
-		_, _, _ = env.K("-n", "bouncer-system", "delete", "job", "bouncer-audit-e2e", "--ignore-not-found")
+		_, _, _ = env.K("-n", "bouncer-system", "delete", "job", "bouncer-audit-e2e", "--ignore-not-found", "--cascade=foreground")
 		_, _, _ = env.K("-n", "bouncer-system", "delete", "cronjob", "bouncer-audit", "--ignore-not-found")
 	})
 	start := time.Now()

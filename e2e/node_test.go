@@ -72,9 +72,11 @@ func TestBouncersImageRunsAsAPodOnTheNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Running tasks only: an exited container of the same image (the audit
+	// CronJob's Job, a Pod being replaced) has no process to read.
 	pids := map[string]string{}
 	for _, line := range strings.Split(tasks, "\n")[1:] {
-		if f := strings.Fields(line); len(f) >= 2 {
+		if f := strings.Fields(line); len(f) >= 3 && f[2] == "RUNNING" {
 			pids[f[0]] = f[1]
 		}
 	}
@@ -84,7 +86,10 @@ func TestBouncersImageRunsAsAPodOnTheNode(t *testing.T) {
 		if len(f) < 2 || f[1] != framework.BouncerImage {
 			continue
 		}
-		pid := pids[f[0]]
+		pid, ok := pids[f[0]]
+		if !ok {
+			continue
+		}
 		status, err := os.ReadFile("/proc/" + pid + "/status")
 		if err != nil {
 			t.Errorf("container %s: %v", f[0], err)
