@@ -23,8 +23,8 @@ type auditOutput struct {
 	} `json:"enforcement"`
 	Results []struct {
 		Kind, Namespace, Name, UID, Era string
-		Denied                         bool
-		Adds                           []struct{ Key string } `json:"adds"`
+		Denied                          bool
+		Adds                            []struct{ Key string } `json:"adds"`
 	} `json:"results"`
 	Summary struct {
 		Violating int  `json:"violating"`
