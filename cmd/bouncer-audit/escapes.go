@@ -220,7 +220,6 @@ func escapeReport(r *escapeResult, now time.Time) report {
 		props["now"] = r.Now
 	}
 	var results []reports.ReportResult
-	var sum reports.ReportSummary
 	switch r.Outcome {
 	case auditlog.Violates:
 		for _, v := range r.Violations {
@@ -242,20 +241,7 @@ func escapeReport(r *escapeResult, now time.Time) report {
 		results = append(results, reports.ReportResult{Source: source, Policy: "escape", Result: "skip", Timestamp: ts,
 			Description: "escaped, object not logged", Properties: props})
 	}
-	for _, x := range results {
-		switch x.Result {
-		case "pass":
-			sum.Pass++
-		case "fail":
-			sum.Fail++
-		case "warn":
-			sum.Warn++
-		case "error":
-			sum.Error++
-		case "skip":
-			sum.Skip++
-		}
-	}
+	sum := summarize(results)
 	o := &r.Object
 	scope := &corev1.ObjectReference{APIVersion: o.APIVersion, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, UID: types.UID(o.UID)}
 	rep := build(escapePrefix+r.AuditID, o.Namespace, scope, sum, results)

@@ -88,8 +88,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runRBAC(args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
-	// Help that was asked for is output (stdout, exit 0); a usage error
-	// goes to stderr (exit 2), as with every bouncer command.
 	var usage bytes.Buffer
 	fs.SetOutput(&usage)
 	fs.Usage = func() {
@@ -107,13 +105,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", 30*time.Minute, "give up after this long")
 	var logs stringList
 	fs.Var(&logs, "audit-log", "read the API server's audit log `FILE` (JSON lines, plain or gzip; - for standard input; repeatable, oldest first for rotated files) and list the writes that failed open past bouncer's webhooks, re-judged")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			_, _ = stdout.Write(usage.Bytes())
-			return exitOK
-		}
-		_, _ = stderr.Write(usage.Bytes())
-		return exitError
+	if code, ok := parse(fs, &usage, args, stdout, stderr); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "bouncer audit: unexpected argument %q (audit reads the cluster; bouncer check reads files)\n", fs.Arg(0))
@@ -194,4 +187,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitViolations
 	}
 	return exitOK
+}
+
+// parse parses the flags. Help that was asked for is output (stdout, exit
+// 0); a usage error goes to stderr (exit 2), as with every bouncer command.
+// usage is the flag set's output, buffered until it is known which.
+func parse(fs *flag.FlagSet, usage *bytes.Buffer, args []string, stdout, stderr io.Writer) (int, bool) {
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		return 0, true
+	case errors.Is(err, flag.ErrHelp):
+		_, _ = stdout.Write(usage.Bytes())
+		return exitOK, false
+	}
+	_, _ = stderr.Write(usage.Bytes())
+	return exitError, false
 }

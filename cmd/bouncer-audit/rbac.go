@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -24,8 +23,6 @@ const RBACName = "bouncer-audit"
 // rendered from it rather than written once.
 func runRBAC(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("audit rbac", flag.ContinueOnError)
-	// Help that was asked for is output (stdout, exit 0); a usage error
-	// goes to stderr (exit 2), as in run.
 	var usage bytes.Buffer
 	fs.SetOutput(&usage)
 	fs.Usage = func() {
@@ -35,13 +32,8 @@ func runRBAC(args []string, stdout, stderr io.Writer) int {
 	pol := fs.String("policy", "", "policy `FILE` (default $"+policyfile.EnvVar+", else the embedded default)")
 	ns := fs.String("namespace", "bouncer-system", "the `NS` of the audit's ServiceAccount")
 	sa := fs.String("service-account", "bouncer-audit", "the audit's ServiceAccount `NAME`")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			_, _ = stdout.Write(usage.Bytes())
-			return exitOK
-		}
-		_, _ = stderr.Write(usage.Bytes())
-		return exitError
+	if code, ok := parse(fs, &usage, args, stdout, stderr); !ok {
+		return code
 	}
 	// The flag package stops at the first argument: what follows it, a
 	// --policy too, would be ignored and the wrong role printed.

@@ -79,7 +79,6 @@ func resourceReport(p *policy.Policy, l *check.Live, since, now time.Time) repor
 		return m
 	}
 	var results []reports.ReportResult
-	var sum reports.ReportSummary
 	broken := map[string]bool{}
 	unreadable := false
 	for _, f := range l.Findings {
@@ -115,18 +114,7 @@ func resourceReport(p *policy.Policy, l *check.Live, since, now time.Time) repor
 			}
 		}
 	}
-	for _, r := range results {
-		switch r.Result {
-		case "pass":
-			sum.Pass++
-		case "fail":
-			sum.Fail++
-		case "warn":
-			sum.Warn++
-		case "error":
-			sum.Error++
-		}
-	}
+	sum := summarize(results)
 	scope := &corev1.ObjectReference{APIVersion: l.APIVersion, Kind: l.Kind, Namespace: l.Namespace, Name: l.Name, UID: types.UID(l.UID)}
 	return build(livePrefix+l.UID, l.Namespace, scope, sum, results)
 }
@@ -149,6 +137,26 @@ func enforcementReportFor(e *enforcement, now time.Time) *report {
 	}
 	r := build(enforcementReport, "", nil, reports.ReportSummary{Fail: len(results)}, results)
 	return &r
+}
+
+// summarize counts the results by their value.
+func summarize(results []reports.ReportResult) reports.ReportSummary {
+	var sum reports.ReportSummary
+	for _, r := range results {
+		switch r.Result {
+		case "pass":
+			sum.Pass++
+		case "fail":
+			sum.Fail++
+		case "warn":
+			sum.Warn++
+		case "error":
+			sum.Error++
+		case "skip":
+			sum.Skip++
+		}
+	}
+	return sum
 }
 
 // build assembles a Report or ClusterReport and its digest.

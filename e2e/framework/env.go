@@ -148,28 +148,12 @@ type Decision map[string]any
 func (d Decision) S(key string) string { s, _ := d[key].(string); return s }
 
 // Decisions returns the decision log lines so far.
-func (e *Env) Decisions() ([]Decision, error) {
-	if e.Logs == nil {
-		return nil, fmt.Errorf("the decision log is not readable with provider %s", e.Provider)
-	}
-	raw, err := e.Logs()
-	if err != nil {
-		return nil, err
-	}
-	var out []Decision
-	for _, line := range bytes.Split(raw, []byte("\n")) {
-		var d Decision
-		if json.Unmarshal(line, &d) == nil && d.S("message") == "admission decision" {
-			out = append(out, d)
-		}
-	}
-	return out, nil
-}
+func (e *Env) Decisions() ([]Decision, error) { return e.Records("admission decision") }
 
 // Records returns bouncer's log lines whose message is msg.
 func (e *Env) Records(msg string) ([]Decision, error) {
 	if e.Logs == nil {
-		return nil, fmt.Errorf("bouncer's log is not readable with provider %s", e.Provider)
+		return nil, fmt.Errorf("the decision log is not readable with provider %s", e.Provider)
 	}
 	raw, err := e.Logs()
 	if err != nil {
