@@ -39,8 +39,9 @@ user. It reads the cluster as kubectl does (--kubeconfig, $KUBECONFIG,
 --context, else the in-cluster service account), every kind in pages, and
 streams: memory stays flat as the cluster grows.
 
-A child whose controller was listed too (its ownerReference's uid) and that
-has no finding its parent lacks is reported through its parent, once. Each
+A child whose controller was listed too (its ownerReference's uid and kind,
+of a kind whose controller makes the child's) and that has no finding its
+parent lacks is reported through its parent, once. Each
 violation says whether the object was created before enforcement began (a
 legacy object) or after (it got in unjudged, was exempt, or changed since).
 

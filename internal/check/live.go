@@ -3,6 +3,7 @@ package check
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,12 +23,18 @@ import (
 type Stream struct {
 	c      *Checker
 	ns     map[string]map[string]string
-	listed map[string][]string // by uid: the object's finding keys, nil when it is clean
+	listed map[string]listed // by uid
+}
+
+// listed is what a child's report needs of an object judged before it.
+type listed struct {
+	kind *policy.Kind
+	keys []string // its finding keys, nil when it is clean
 }
 
 // NewStream starts a live judgment with c's policy and identity.
 func (c *Checker) NewStream() *Stream {
-	return &Stream{c: c, ns: map[string]map[string]string{}, listed: map[string][]string{}}
+	return &Stream{c: c, ns: map[string]map[string]string{}, listed: map[string]listed{}}
 }
 
 // Live is the verdict on one object read from a cluster.
@@ -118,13 +125,19 @@ func (s *Stream) Judge(item []byte, apiVersion, kind string) (Live, error) {
 	r.File = ""
 	l.Result = r
 	keys := findingKeys(&r)
-	if ref := controllerRef(&h); ref != nil {
-		if parent, ok := s.listed[ref.UID]; ok && ref.UID != "" && subset(keys, parent) {
+	child := s.c.Policy.Kind(apiGroup(h.APIVersion), h.Kind)
+	if ref := controllerRef(&h); ref != nil && len(keys) > 0 && child != nil && ref.UID != "" {
+		// Anyone who may write the object may write an ownerReference: the
+		// parent must be the object the uid names, of a kind whose
+		// controller makes this kind, and account for every finding.
+		parent, ok := s.listed[ref.UID]
+		if ok && parent.kind.Kind == ref.Kind && parent.kind.Group == apiGroup(ref.APIVersion) &&
+			slices.Contains(child.Parents, parent.kind.GroupKind()) && subset(keys, parent.keys) {
 			l.Through = &Owner{APIVersion: ref.APIVersion, Kind: ref.Kind, Name: ref.Name, UID: ref.UID}
 		}
 	}
-	if l.UID != "" {
-		s.listed[l.UID] = keys
+	if l.UID != "" && child != nil {
+		s.listed[l.UID] = listed{kind: child, keys: keys}
 	}
 	return l, nil
 }

@@ -283,3 +283,52 @@ func TestKindOrderListsParentsBeforeTheirChildren(t *testing.T) {
 		})
 	}
 }
+
+func TestAForgedControllerReferenceReportsNothingThroughTheObjectItNames(t *testing.T) {
+	// Anyone who may write a Pod may write an ownerReference: this one names
+	// the violating Deployment itself, whose controller makes no Pods.
+	pod := `{"metadata": {"name": "forged", "namespace": "shop", "uid": "p2", "labels": {"app": "web"},
+	  "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": "` + deploymentUID + `", "controller": true}]},
+	 "spec": {"containers": [{"name": "c", "image": "nginx"}]}}`
+	// And this one gives the Deployment's uid under another kind's name.
+	rs := strings.ReplaceAll(replicaSetItem(deploymentUID), `"kind": "Deployment"`, `"kind": "StatefulSet"`)
+	tests := []struct {
+		name, item, apiVersion, kind string
+	}{
+		{"a Pod naming a Deployment as its controller is reported on its own", pod, "v1", "Pod"},
+		{"a ReplicaSet naming the Deployment's uid as a StatefulSet is reported on its own", rs, "apps/v1", "ReplicaSet"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStream(t)
+			if _, err := s.Judge([]byte(deploymentItem), "apps/v1", "Deployment"); err != nil {
+				t.Fatal(err)
+			}
+			l, err := s.Judge([]byte(tt.item), tt.apiVersion, tt.kind)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.Through != nil || !l.Reported() || !l.Denied {
+				t.Errorf("through %+v, reported %v, denied %v: want it reported on its own, denied", l.Through, l.Reported(), l.Denied)
+			}
+		})
+	}
+}
+
+func TestACleanChildIsNotCountedAsReportedThroughItsParent(t *testing.T) {
+	s := newStream(t)
+	if _, err := s.Judge([]byte(deploymentItem), "apps/v1", "Deployment"); err != nil {
+		t.Fatal(err)
+	}
+	clean := strings.ReplaceAll(replicaSetItem(deploymentUID), `"app": "web", "pod-template-hash": "5d8f"}`, `"app": "web", "owner": "a", "environment": "prod", "pod-template-hash": "5d8f"}`)
+	l, err := s.Judge([]byte(clean), "apps/v1", "ReplicaSet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Findings)+len(l.Adds) != 0 {
+		t.Fatalf("the child is not clean: %+v %+v", l.Findings, l.Adds)
+	}
+	if l.Through != nil || l.Reported() {
+		t.Errorf("a clean child: through %+v, reported %v; want neither", l.Through, l.Reported())
+	}
+}
