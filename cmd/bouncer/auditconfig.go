@@ -51,7 +51,11 @@ func runAuditConfig(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	} else {
 		o := auditconfig.Options{URL: *u, TokenFile: *token, ClientCert: *cert, ClientKey: *key}
 		if *ca != "" {
-			if o.CABundle, err = os.ReadFile(*ca); err != nil {
+			// Never nil once given: an empty file is refused, not ignored.
+			if o.CABundle, err = os.ReadFile(*ca); err == nil && o.CABundle == nil {
+				o.CABundle = []byte{}
+			}
+			if err != nil {
 				fmt.Fprintln(stderr, "bouncer auditconfig: --ca-bundle:", err)
 				return exitUsage
 			}

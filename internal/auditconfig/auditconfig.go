@@ -14,9 +14,10 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
-	"strings"
+	"time"
 
 	"bouncer.dev/bouncer/internal/policy"
+	"bouncer.dev/bouncer/internal/webhookconfig"
 	"sigs.k8s.io/yaml"
 )
 
@@ -88,7 +89,8 @@ type Options struct {
 	// URL is bouncer's /audit endpoint, https.
 	URL string
 	// CABundle is the PEM CA that verifies bouncer's certificate; nil for a
-	// publicly trusted one, such as Cloud Run's.
+	// publicly trusted one, such as Cloud Run's. Given, even empty, it must
+	// hold one or more PEM certificates.
 	CABundle []byte
 	// TokenFile is a file on the API server's host holding the bearer token
 	// that bouncer's /audit accepts (BOUNCER_AUDIT_TOKEN or
@@ -126,9 +128,11 @@ func Kubeconfig(o Options) ([]byte, error) {
 			"since a forged EventList would raise false alarms")
 	}
 	cluster := map[string]any{"server": o.URL}
-	if len(o.CABundle) > 0 {
-		if !strings.Contains(string(o.CABundle), "-----BEGIN CERTIFICATE-----") {
-			return nil, fmt.Errorf("Options.CABundle holds no PEM certificate")
+	if o.CABundle != nil {
+		// The webhook configurations' own check: a bundle that trusts
+		// nothing would make every post fail, and the escapes go unreported.
+		if err := webhookconfig.CheckCABundle(o.CABundle, time.Now()); err != nil {
+			return nil, fmt.Errorf("Options.CABundle: %v", err)
 		}
 		cluster["certificate-authority-data"] = base64.StdEncoding.EncodeToString(o.CABundle)
 	}

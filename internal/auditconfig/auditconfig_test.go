@@ -59,6 +59,8 @@ func TestTheKubeconfigRefusesWhatWouldNotWork(t *testing.T) {
 		{"no credentials are refused", Options{URL: "https://b.example/audit"}, "are required"},
 		{"a token and a certificate together are refused", Options{URL: "https://b.example/audit", TokenFile: "/t", ClientCert: "/c", ClientKey: "/k"}, "not both"},
 		{"a CA bundle without a certificate is refused", Options{URL: "https://b.example/audit", TokenFile: "/t", CABundle: []byte("nothing")}, "no PEM certificate"},
+		{"an empty CA bundle is refused, not taken for none", Options{URL: "https://b.example/audit", TokenFile: "/t", CABundle: []byte{}}, "is empty"},
+		{"a private key in the CA bundle is refused", Options{URL: "https://b.example/audit", TokenFile: "/t", CABundle: []byte("-----BEGIN PRIVATE KEY-----\nMA==\n-----END PRIVATE KEY-----\n")}, "private key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
