@@ -113,6 +113,11 @@ func runAuditLog(ctx context.Context, p *policy.Policy, paths []string, c *clust
 			return s, err
 		}
 	}
+	if s.Events == 0 {
+		// As bouncer check refuses an empty standard input: a pipe whose
+		// producer failed is not a log in which nothing escaped.
+		return s, fmt.Errorf("read no audit event from %s: an empty log says nothing, and is not taken for a clean one", strings.Join(paths, ", "))
+	}
 	if format == "json" {
 		data, _ := json.Marshal(s)
 		fmt.Fprintf(out, "\n],\n\"summary\": %s}\n", data)

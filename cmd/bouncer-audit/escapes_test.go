@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 )
@@ -75,5 +76,17 @@ func TestTheAuditLogRefusesApplyAndAnUnreadableFile(t *testing.T) {
 	errb.Reset()
 	if code := run([]string{"--audit-log", "/nonexistent/audit.log"}, &out, &errb); code != exitError || !strings.Contains(errb.String(), "/nonexistent/audit.log") {
 		t.Errorf("a missing log: exit %d, stderr %q; want 2 naming the file", code, errb.String())
+	}
+}
+
+func TestAnEmptyAuditLogIsAnErrorNotACleanLog(t *testing.T) {
+	t.Setenv("KUBECONFIG", "/nonexistent")
+	empty := t.TempDir() + "/audit.log"
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"--audit-log", empty}, &out, &errb); code != exitError || !strings.Contains(errb.String(), "read no audit event") {
+		t.Errorf("an empty log: exit %d, stderr %q; want 2 saying it read nothing", code, errb.String())
 	}
 }
