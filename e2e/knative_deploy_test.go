@@ -57,13 +57,15 @@ func TestDeployKnativeRegistersOnlyAServiceTheAPIServerCanReach(t *testing.T) {
 	before := registeredURL()
 	cases := []struct {
 		name, domain, tls, statusURL, want string
+		caBundle                           string
 		registers                          bool
 	}{
-		{"the default cluster-local domain stops it before anything is applied", "_example", "Disabled", "", "the Knative domain is svc.cluster.local", false},
-		{"an external domain without TLS stops it before anything is applied", "run.example.com", "Disabled", "", "knative serves run.example.com over http", false},
-		{"a URL whose host does not resolve stops it after the Service is Ready", "run.example.com", "Enabled", "https://bouncer.bouncer-system.nowhere.invalid", "does not resolve", false},
-		{"an http URL stops it after the Service is Ready", "run.example.com", "Enabled", "http://localhost", "the API server calls webhooks over https only", false},
-		{"an https URL that resolves is registered", "run.example.com", "Enabled", "https://localhost", "", true},
+		{"the default cluster-local domain stops it before anything is applied", "_example", "Disabled", "", "the Knative domain is svc.cluster.local", "", false},
+		{"an external domain without TLS stops it before anything is applied", "run.example.com", "Disabled", "", "knative serves run.example.com over http", "", false},
+		{"a URL whose host does not resolve stops it after the Service is Ready", "run.example.com", "Enabled", "https://bouncer.bouncer-system.nowhere.invalid", "does not resolve", "", false},
+		{"an http URL stops it after the Service is Ready", "run.example.com", "Enabled", "http://localhost", "the API server calls webhooks over https only", "", false},
+		{"a certificate the API server would not trust stops it after the Service is Ready", "run.example.com", "Enabled", env.URL, "does not verify against the system's roots", "", false},
+		{"an https URL that resolves, with a certificate its CA_BUNDLE verifies, is registered", "run.example.com", "Enabled", env.URL, "", env.CABundle, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -72,8 +74,11 @@ func TestDeployKnativeRegistersOnlyAServiceTheAPIServerCanReach(t *testing.T) {
 			stop := make(chan struct{})
 			done := make(chan struct{})
 			go func() { defer close(done); actAsKnative(c.statusURL, stop) }()
-			out, errOut, err := framework.Run(context.Background(), 8*time.Minute, []string{"KUBECONFIG=" + env.Kubeconfig}, nil, "make", "-C", "..", "deploy-knative",
-				"IMAGE=registry.example.com/bouncer@sha256:0000000000000000000000000000000000000000000000000000000000000000", "KUBECTL="+env.Kubectl)
+			args := []string{"-C", "..", "deploy-knative", "IMAGE=registry.example.com/bouncer@sha256:0000000000000000000000000000000000000000000000000000000000000000", "KUBECTL=" + env.Kubectl}
+			if c.caBundle != "" {
+				args = append(args, "CA_BUNDLE="+c.caBundle)
+			}
+			out, errOut, err := framework.Run(context.Background(), 8*time.Minute, []string{"KUBECONFIG=" + env.Kubeconfig}, nil, "make", args...)
 			close(stop)
 			<-done
 			if c.registers {

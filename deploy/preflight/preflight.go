@@ -3,24 +3,25 @@
 // API server calls the URL in the webhook configuration from outside the
 // cluster network, over https only.
 //
-//	go run ./preflight knative [--kubectl kubectl] [--ca-bundle FILE] [--url URL]
-//	    before the Service is applied: Knative's domain is external and its URLs are https
-//	go run ./preflight url URL
-//	    after it is Ready: its URL is https and its host resolves
+//	go run ./preflight knative [--kubectl kubectl] [--ca-bundle FILE | --inject-ca-from NS/CERT] [--url URL]
+//	    before the Service is applied: Knative's domain is external, its URLs
+//	    are https, and a CA the API server does not trust is given
+//	go run ./preflight url [--kubectl kubectl] [--ca-bundle FILE | --inject-ca-from NS/CERT] URL
+//	    after it is Ready: its URL is https, its host resolves, and the
+//	    certificate served there verifies against the CA the webhook
+//	    configurations will hold (the system's roots when none is given)
 //
 // It exits 1 with a message that says which of these is missing.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"maps"
 	"net"
 	"net/url"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"time"
@@ -35,53 +36,74 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: preflight knative [--kubectl K] [--ca-bundle FILE] [--url URL] | preflight url URL")
+		return fmt.Errorf("usage: preflight knative [--kubectl K] [--ca-bundle FILE | --inject-ca-from NS/CERT] [--url URL] | preflight url [--kubectl K] [--ca-bundle FILE | --inject-ca-from NS/CERT] URL")
 	}
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	kubectl := fs.String("kubectl", "kubectl", "kubectl to read the cluster with")
+	ca := fs.String("ca-bundle", "", "the CA of your own certificate for the Service's domain, when Knative does not manage TLS")
+	inject := fs.String("inject-ca-from", "", "the cert-manager CA Certificate NAMESPACE/NAME whose CA the injector keeps in the webhook configurations, when Knative's certificates come from a private CA")
+	external := fs.String("url", "", "the Service's external https URL, when a load balancer of your own fronts Knative")
+	tlsWait := fs.Duration("tls-wait", time.Minute, "how long the certificate served at the URL may take to verify: an ingress loads a just-issued certificate a moment after the Service is Ready")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *ca != "" && *inject != "" {
+		return fmt.Errorf("give CA_BUNDLE or INJECT_CA_FROM, not both: the webhook configurations hold one CA")
+	}
+	k := kube(*kubectl)
 	switch args[0] {
 	case "knative":
-		fs := flag.NewFlagSet("knative", flag.ContinueOnError)
-		kubectl := fs.String("kubectl", "kubectl", "kubectl to read knative-serving's ConfigMaps with")
-		ca := fs.String("ca-bundle", "", "the CA of your own certificate for the Service's domain, when Knative does not manage TLS")
-		external := fs.String("url", "", "the Service's external https URL, when a load balancer of your own fronts Knative")
-		if err := fs.Parse(args[1:]); err != nil {
-			return err
-		}
-		domain, err := configMap(*kubectl, "config-domain")
+		domain, err := k.configMap("config-domain")
 		if err != nil {
 			return err
 		}
-		network, err := configMap(*kubectl, "config-network")
+		network, err := k.configMap("config-network")
 		if err != nil {
 			return err
 		}
-		return checkKnative(domain, network, *ca != "", *external)
+		if err := checkKnative(domain, network, *ca != "" || *inject != "", *external); err != nil {
+			return err
+		}
+		if *inject != "" {
+			_, err := injectedCA(k, *inject)
+			return err
+		}
+		if *ca == "" && *external == "" {
+			return checkIssuer(k)
+		}
+		return nil
 	case "url":
-		if len(args) != 2 {
-			return fmt.Errorf("usage: preflight url URL")
+		if fs.NArg() != 1 {
+			return fmt.Errorf("usage: preflight url [--kubectl K] [--ca-bundle FILE | --inject-ca-from NS/CERT] URL")
 		}
-		return checkURL(args[1], net.DefaultResolver)
+		var roots []byte
+		switch {
+		case *ca != "":
+			b, err := os.ReadFile(*ca)
+			if err != nil {
+				return err
+			}
+			roots = b
+		case *inject != "":
+			b, err := injectedCA(k, *inject)
+			if err != nil {
+				return err
+			}
+			roots = b
+		}
+		return checkURL(fs.Arg(0), net.DefaultResolver, roots, *tlsWait)
 	}
 	return fmt.Errorf("unknown check %q: want knative or url", args[0])
 }
 
 // configMap reads a ConfigMap's data in knative-serving; nil when absent.
-func configMap(kubectl, name string) (map[string]string, error) {
-	out, err := exec.Command(kubectl, "get", "configmap", "-n", "knative-serving", name, "-o", "json", "--ignore-not-found").Output()
-	if err != nil {
-		msg := ""
-		if ee, ok := err.(*exec.ExitError); ok {
-			msg = strings.TrimSpace(string(ee.Stderr))
-		}
-		return nil, fmt.Errorf("reading knative-serving/%s: %v %s", name, err, msg)
-	}
-	if len(strings.TrimSpace(string(out))) == 0 {
-		return nil, nil
-	}
+func (k kube) configMap(name string) (map[string]string, error) {
 	var cm struct {
 		Data map[string]string `json:"data"`
 	}
-	if err := json.Unmarshal(out, &cm); err != nil {
-		return nil, fmt.Errorf("reading knative-serving/%s: %w", name, err)
+	found, err := k.get(&cm, "configmap", "-n", "knative-serving", name)
+	if err != nil || !found {
+		return nil, err
 	}
 	if cm.Data == nil {
 		cm.Data = map[string]string{}
@@ -133,8 +155,11 @@ type resolver interface {
 	LookupHost(ctx context.Context, host string) ([]string, error)
 }
 
-// checkURL judges the Service's URL before it is registered.
-func checkURL(raw string, r resolver) error {
+// checkURL judges the Service's URL before it is registered: roots is the
+// CA the webhook configurations will hold (nil: the system's roots, as the
+// API server uses when caBundle is empty). The certificate is retried for
+// tlsWait.
+func checkURL(raw string, r resolver, roots []byte, tlsWait time.Duration) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
 		return fmt.Errorf("the Service's URL %q is not a URL: is the Knative Service Ready?", raw)
@@ -152,6 +177,17 @@ func checkURL(raw string, r resolver) error {
 	if err != nil || len(addrs) == 0 {
 		return fmt.Errorf("the Service's host %s does not resolve (%v): create the DNS record for Knative's domain, pointing at its ingress", host, err)
 	}
-	fmt.Printf("preflight: %s is https and resolves to %s\n", raw, strings.Join(addrs, ", "))
+	deadline := time.Now().Add(tlsWait)
+	for {
+		err := checkTLS(u, roots)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(2 * time.Second)
+	}
+	fmt.Printf("preflight: %s is https, resolves to %s, and its certificate verifies\n", raw, strings.Join(addrs, ", "))
 	return nil
 }

@@ -2,9 +2,20 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestTheKnativeCheckNamesWhatIsMissing(t *testing.T) {
@@ -44,21 +55,59 @@ func (f fakeDNS) LookupHost(_ context.Context, host string) ([]string, error) {
 }
 
 func TestTheURLCheckNamesWhatIsMissing(t *testing.T) {
-	dns := fakeDNS{"bouncer.bouncer-system.run.example.com": {"203.0.113.7"}}
+	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	defer srv.Close()
+	servedCA := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	// Every httptest server serves the same certificate: another CA is made.
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "another CA"}, IsCA: true, BasicConstraintsValid: true,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherCA := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	u, _ := url.Parse(srv.URL)
+	dns := fakeDNS{"bouncer.bouncer-system.run.example.com": {"203.0.113.7"}, u.Hostname(): {u.Hostname()}}
 	tests := []struct {
-		name, url, want string
+		name, url string
+		roots     []byte
+		want      string
 	}{
-		{"an https URL that resolves", "https://bouncer.bouncer-system.run.example.com", ""},
-		{"an http URL", "http://bouncer.bouncer-system.run.example.com", "is http: the API server calls webhooks over https only"},
-		{"a cluster-local URL", "https://bouncer.bouncer-system.svc.cluster.local", "is cluster-local"},
-		{"a host without DNS", "https://bouncer.bouncer-system.nowhere.example.com", "does not resolve"},
-		{"no URL yet", "", "is not a URL"},
+		{"an https URL that resolves, served with a certificate the given CA verifies", srv.URL, servedCA, ""},
+		{"a certificate that the given CA does not verify", srv.URL, otherCA, "does not verify against the CA the webhook configurations will hold"},
+		{"a private certificate with no CA given", srv.URL, nil, "does not verify against the system's roots"},
+		{"a CA file that holds no certificate", srv.URL, []byte("not PEM"), "holds no PEM certificate"},
+		{"an http URL", "http://bouncer.bouncer-system.run.example.com", nil, "is http: the API server calls webhooks over https only"},
+		{"a cluster-local URL", "https://bouncer.bouncer-system.svc.cluster.local", nil, "is cluster-local"},
+		{"a host without DNS", "https://bouncer.bouncer-system.nowhere.example.com", nil, "does not resolve"},
+		{"no URL yet", "", nil, "is not a URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := checkURL(tt.url, dns)
+			err := checkURL(tt.url, dns, tt.roots, 0)
 			if (err == nil) != (tt.want == "") || (err != nil && !strings.Contains(err.Error(), tt.want)) {
 				t.Errorf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestIssuersThatSignWithACAOfTheirOwnArePrivate(t *testing.T) {
+	tests := []struct {
+		name    string
+		spec    map[string]any
+		private bool
+	}{
+		{"a CA issuer", map[string]any{"ca": map[string]any{"secretName": "ca"}}, true},
+		{"a self-signed issuer", map[string]any{"selfSigned": map[string]any{}}, true},
+		{"a Vault issuer", map[string]any{"vault": map[string]any{}}, true},
+		{"an ACME issuer (Let's Encrypt), publicly trusted", map[string]any{"acme": map[string]any{"server": "https://acme-v02.api.letsencrypt.org/directory"}}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, got := privateIssuer(tt.spec); got != tt.private {
+				t.Errorf("private = %v, want %v", got, tt.private)
 			}
 		})
 	}
