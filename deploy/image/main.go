@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -25,14 +26,18 @@ func run(args []string) error {
 	version := fs.String("version", "", "org.opencontainers.image.version label")
 	revision := fs.String("revision", "", "org.opencontainers.image.revision label")
 	pause := fs.Bool("pause", false, "build a pause image of the binary instead (/pause as its entrypoint, uid 65535), for the e2e node provider's sandboxes")
+	single := fs.String("single", "", "build an image of the binary alone instead, at /NAME as its entrypoint, non-root (uid 65532): Knative's queue-proxy for `make e2e-knative`")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *binary == "" || (*tarPath == "" && *push == "") {
 		return fmt.Errorf("need --binary and one of --tarball or --push")
 	}
-	if *pause && *audit != "" {
-		return fmt.Errorf("--pause builds an image of one binary: give no --audit-binary")
+	if (*pause || *single != "") && *audit != "" {
+		return fmt.Errorf("--pause and --single build an image of one binary: give no --audit-binary")
+	}
+	if *single != "" && (*pause || strings.ContainsAny(*single, "/ ")) {
+		return fmt.Errorf("--single takes a file name (no / or space), and not with --pause")
 	}
 	bin, err := os.ReadFile(*binary)
 	if err != nil {
@@ -55,6 +60,9 @@ func run(args []string) error {
 	if *pause {
 		labels["org.opencontainers.image.title"] = "bouncer e2e pause"
 		img, err = BuildBinary(bin, *arch, labels, "/pause", []string{"/pause"}, "65535:65535")
+	} else if *single != "" {
+		labels["org.opencontainers.image.title"] = *single
+		img, err = BuildBinary(bin, *arch, labels, "/"+*single, []string{"/" + *single}, "65532:65532")
 	} else {
 		img, err = Build(bin, auditBin, *arch, labels)
 	}
