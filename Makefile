@@ -25,6 +25,19 @@ K8S_LDFLAGS   := -s -w -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION
 KYVERNO_VERSION := v1.19.1
 KYVERNO         := $(CURDIR)/.cache/kyverno/$(KYVERNO_VERSION)/kyverno
 
+# `make e2e-knative`'s cluster additions, each pinned in its own module under
+# e2e/tools and cached like the control plane: Knative Serving, Traefik (its
+# ingress), kube-proxy (Service ClusterIPs on the node) and CoreDNS (cluster
+# DNS).
+KNATIVE_VERSION := v0.50.0
+KNATIVE_DIR     := $(CURDIR)/.cache/knative/$(KNATIVE_VERSION)
+KNATIVE_BINARIES := $(addprefix $(KNATIVE_DIR)/,controller webhook autoscaler activator queue)
+TRAEFIK_VERSION := v3.6.12
+TRAEFIK         := $(CURDIR)/.cache/traefik/$(TRAEFIK_VERSION)/traefik
+KUBE_PROXY      := $(CONTROLPLANE)/kube-proxy
+COREDNS_VERSION := v1.15.0
+COREDNS         := $(CURDIR)/.cache/coredns/$(COREDNS_VERSION)/coredns
+
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X bouncer.dev/bouncer/internal/version.Version=$(VERSION) -X bouncer.dev/bouncer/internal/version.Commit=$(COMMIT)
@@ -36,6 +49,7 @@ GKE_CLUSTER  ?=
 GKE_LOCATION ?= $(REGION)
 IMAGE        ?=
 CA_BUNDLE    ?=
+INJECT_CA_FROM ?=
 CERT_MANAGER ?=
 POLICY       ?=
 POLICY_SECRET ?=
@@ -44,6 +58,8 @@ POLICY_SECRET ?=
 POLICY_FROM  ?= configmap
 KNATIVE_URL  ?=
 KUBECTL      ?= kubectl
+
+PREFLIGHT_CA = $(if $(CA_BUNDLE),--ca-bundle '$(abspath $(CA_BUNDLE))') $(if $(INJECT_CA_FROM),--inject-ca-from '$(INJECT_CA_FROM)')
 
 .PHONY: help
 help: ## List the targets.
@@ -82,6 +98,7 @@ soak: ## Serve at saturation from another process for SOAK_SECONDS (default 60):
 	BOUNCER_SOAK_SECONDS=$(SOAK_SECONDS) go test -count=1 -v -run '^TestSoakAtSaturation$$' ./internal/server 2>&1 | grep -E 'FIGURE|^(---|ok|FAIL|PASS|panic)|\.go:[0-9]+'
 
 E2E_ENV := BOUNCER_CONTROLPLANE=$(CONTROLPLANE) BOUNCER_CERT_MANAGER=$(CERT_MANAGER_DIR)
+KNATIVE_ENV := BOUNCER_KNATIVE=$(KNATIVE_DIR) BOUNCER_TRAEFIK=$(TRAEFIK) BOUNCER_COREDNS=$(COREDNS)
 
 .PHONY: e2e
 e2e: controlplane node-tools ## Run the e2e suite: local control plane with the webhooks and the compiled policies, then on a real node.
@@ -113,6 +130,44 @@ $(CM_BINARIES) &: e2e/tools/certmanager/go.mod e2e/tools/certmanager/go.sum $(wi
 	  | awk '/^#|: /{print; next} {n++} n%100==0 {printf "  ... %d packages compiled\n", n; fflush()}'
 	@touch $(CM_BINARIES)
 	@ls -la $(CERT_MANAGER_DIR)
+
+# Opt-in, outside `make test`: about 3,300 more packages to build.
+.PHONY: e2e-knative
+e2e-knative: controlplane node-tools knative-tools ## Real Knative on the node (activator, Traefik, cert-manager TLS): scale to zero, the fail-open window of a cold start. Root; first build about 40 minutes.
+	cd e2e && BOUNCER_E2E_PROVIDER=knative $(E2E_ENV) $(KNATIVE_ENV) go test -tags e2e -p 1 -count=1 -timeout 45m -v -run '^TestKnative' .
+
+.PHONY: knative-tools
+knative-tools: $(KNATIVE_BINARIES) $(TRAEFIK) $(KUBE_PROXY) $(COREDNS) ## Build Knative Serving, Traefik, kube-proxy and CoreDNS once for e2e-knative, cached in .cache/.
+
+$(KNATIVE_BINARIES) &: e2e/tools/knative/go.mod e2e/tools/knative/go.sum
+	@mkdir -p $(KNATIVE_DIR)
+	@echo "building Knative Serving $(KNATIVE_VERSION) (controller, webhook, autoscaler, activator, queue) into $(KNATIVE_DIR); once per version, about 15 minutes cold on 2 cores"
+	@cd e2e/tools/knative && CGO_ENABLED=0 go build -v -trimpath -ldflags '-s -w' -o $(KNATIVE_DIR)/ \
+	    knative.dev/serving/cmd/controller knative.dev/serving/cmd/webhook knative.dev/serving/cmd/autoscaler \
+	    knative.dev/serving/cmd/activator knative.dev/serving/cmd/queue 2>&1 \
+	  | awk '/^#|: /{print; next} {n++} n%250==0 {printf "  ... %d packages compiled\n", n; fflush()}'
+	@touch $(KNATIVE_BINARIES)
+
+$(TRAEFIK): e2e/tools/traefik/go.mod e2e/tools/traefik/go.sum
+	@mkdir -p $(dir $(TRAEFIK))
+	@echo "building Traefik $(TRAEFIK_VERSION) into $(TRAEFIK); once per version, about 20 minutes cold on 2 cores"
+	@cd e2e/tools/traefik && CGO_ENABLED=0 go build -v -trimpath -ldflags '-s -w' -o $(TRAEFIK) github.com/traefik/traefik/v3/cmd/traefik 2>&1 \
+	  | awk '/^#|: /{print; next} {n++} n%250==0 {printf "  ... %d packages compiled\n", n; fflush()}'
+	@touch $(TRAEFIK)
+
+$(KUBE_PROXY): e2e/tools/kubeproxy/go.mod e2e/tools/kubeproxy/go.sum
+	@mkdir -p $(CONTROLPLANE)
+	@echo "building kube-proxy $(K8S_VERSION) into $(CONTROLPLANE); once per version"
+	@cd e2e/tools/kubeproxy && go build -v -trimpath -ldflags '$(K8S_LDFLAGS)' -o $(KUBE_PROXY) k8s.io/kubernetes/cmd/kube-proxy 2>&1 \
+	  | awk '/^#|: /{print; next} {n++} n%250==0 {printf "  ... %d packages compiled\n", n; fflush()}'
+	@touch $(KUBE_PROXY)
+
+$(COREDNS): e2e/tools/coredns/go.mod e2e/tools/coredns/go.sum
+	@mkdir -p $(dir $(COREDNS))
+	@echo "building CoreDNS $(COREDNS_VERSION) into $(COREDNS); once per version, about 5 minutes cold on 2 cores"
+	@cd e2e/tools/coredns && CGO_ENABLED=0 go build -v -trimpath -ldflags '-s -w' -o $(COREDNS) github.com/coredns/coredns 2>&1 \
+	  | awk '/^#|: /{print; next} {n++} n%250==0 {printf "  ... %d packages compiled\n", n; fflush()}'
+	@touch $(COREDNS)
 
 FUZZ_TARGETS := ./internal/admission:FuzzHandler ./internal/admission:FuzzEncode ./internal/policy:FuzzParse ./internal/policy:FuzzMutate ./internal/rawjson:FuzzAgainstEncodingJSON ./internal/text:FuzzClip
 
@@ -151,18 +206,33 @@ deploy-cloudrun: ## Test, build, push and deploy to Cloud Run with Cloud Build (
 	  --substitutions=_REGION=$(REGION),_GKE_CLUSTER=$(GKE_CLUSTER),_GKE_LOCATION=$(GKE_LOCATION),_POLICY_SECRET=$(POLICY_SECRET),_VERSION=$(VERSION),_COMMIT=$(COMMIT)
 
 # Stops before registering anything when the API server could not reach the
-# Service: Knative's domain cluster-local, no TLS, an http URL, no DNS.
+# Service or would not trust it: Knative's domain cluster-local, no TLS, an
+# http URL, no DNS, a certificate from a private CA with no CA given, a
+# certificate that the given CA does not verify. Under failurePolicy Ignore
+# any of these would admit every write unjudged, without a word.
+# INJECT_CA_FROM (NAMESPACE/NAME of the cert-manager CA Certificate behind
+# Knative's issuer, deploy/knative/cert-manager) has cert-manager's CA
+# injector keep caBundle current; CA_BUNDLE copies a CA once.
 .PHONY: deploy-knative
-deploy-knative: build ## Deploy IMAGE (by digest) as a Knative Service, check it is reachable, register the webhooks (CA_BUNDLE, POLICY, KNATIVE_URL).
+deploy-knative: build ## Deploy IMAGE (by digest) as a Knative Service, check it is reachable and trusted, register the webhooks (INJECT_CA_FROM or CA_BUNDLE, POLICY, KNATIVE_URL).
 	@test -n '$(IMAGE)' || { echo "set IMAGE=REGISTRY/bouncer@sha256:..."; exit 2; }
-	cd deploy && go run ./preflight knative --kubectl "$$(command -v '$(KUBECTL)')" $(if $(CA_BUNDLE),--ca-bundle '$(abspath $(CA_BUNDLE))') $(if $(KNATIVE_URL),--url '$(KNATIVE_URL)')
+	cd deploy && go run ./preflight knative --kubectl "$$(command -v '$(KUBECTL)')" $(PREFLIGHT_CA) $(if $(KNATIVE_URL),--url '$(KNATIVE_URL)')
 	$(KUBECTL) apply -f deploy/kubernetes/namespace.yaml
 	$(if $(POLICY),$(KUBECTL) -n bouncer-system create secret generic bouncer-policy --from-file=policy.yaml='$(POLICY)' --dry-run=client -o yaml | $(KUBECTL) apply -f -)
 	cd deploy && go run ./render --platform knative --image '$(IMAGE)' $(if $(POLICY),--policy-secret bouncer-policy) | $(KUBECTL) apply -f -
 	$(KUBECTL) -n bouncer-system wait ksvc/bouncer --for=condition=Ready --timeout=180s
+	@# Ready comes before the certificate: until it is issued the URL is http.
+	$(KUBECTL) -n bouncer-system wait route/bouncer --for=condition=CertificateProvisioned --timeout=180s
 	url='$(KNATIVE_URL)'; [ -n "$$url" ] || url=$$($(KUBECTL) -n bouncer-system get ksvc bouncer -o jsonpath='{.status.url}'); \
-	  (cd deploy && go run ./preflight url "$$url") && \
-	  bin/bouncer webhookconfig --url "$$url" $(if $(CA_BUNDLE),--ca-bundle '$(CA_BUNDLE)') $(if $(POLICY),--policy '$(POLICY)') | $(KUBECTL) apply -f -
+	  (cd deploy && go run ./preflight url --kubectl "$$(command -v '$(KUBECTL)')" $(PREFLIGHT_CA) "$$url") && \
+	  bin/bouncer webhookconfig --url "$$url" $(if $(INJECT_CA_FROM),--inject-ca-from '$(INJECT_CA_FROM)') $(if $(CA_BUNDLE),--ca-bundle '$(CA_BUNDLE)') \
+	    $(if $(POLICY),--policy '$(POLICY)') | $(KUBECTL) apply -f -
+	@# Until the CA injector fills caBundle, every call fails open.
+	@if [ -n '$(INJECT_CA_FROM)' ]; then for i in $$(seq 60); do \
+	  v=$$($(KUBECTL) get validatingwebhookconfiguration bouncer-validate -o jsonpath='{.webhooks[0].clientConfig.caBundle}'); \
+	  m=$$($(KUBECTL) get mutatingwebhookconfiguration bouncer-mutate -o jsonpath='{.webhooks[0].clientConfig.caBundle}'); \
+	  if [ -n "$$v" ] && [ -n "$$m" ]; then echo "the CA injector filled caBundle from $(INJECT_CA_FROM)"; exit 0; fi; sleep 1; done; \
+	  echo "caBundle is still empty after 60 s: is the cert-manager CA injector running? Until it fills caBundle, every call fails open"; exit 1; fi
 
 .PHONY: deploy-kubernetes
 deploy-kubernetes: build ## Deploy IMAGE as a plain Deployment and register the webhooks (CERT_MANAGER=1, or CA_BUNDLE of the Secret bouncer-tls; POLICY).

@@ -1,5 +1,6 @@
 // Command controller runs the cert-manager controllers that bouncer's
 // plain-Kubernetes path needs: Issuers (self-signed and CA), and
+// ClusterIssuers (`make e2e-knative`'s private CA for Knative), and
 // Certificates from trigger to readiness, with the built-in approver of
 // CertificateRequests. No ACME, Vault, Venafi, ingress or Gateway shims.
 //
@@ -25,6 +26,7 @@ import (
 	"github.com/cert-manager/cert-manager/pkg/controller/certificates/requestmanager"
 	"github.com/cert-manager/cert-manager/pkg/controller/certificates/revisionmanager"
 	"github.com/cert-manager/cert-manager/pkg/controller/certificates/trigger"
+	"github.com/cert-manager/cert-manager/pkg/controller/clusterissuers"
 	"github.com/cert-manager/cert-manager/pkg/controller/issuers"
 	logf "github.com/cert-manager/cert-manager/pkg/logs"
 
@@ -33,9 +35,10 @@ import (
 	_ "github.com/cert-manager/cert-manager/pkg/issuer/selfsigned"
 )
 
-// controllers are the ones bouncer's CA chain and serving certificate need.
+// controllers are the ones bouncer's CA chain and serving certificate need,
+// and the ClusterIssuer that Knative's certificates come from.
 var controllers = []string{
-	issuers.ControllerName,
+	issuers.ControllerName, clusterissuers.ControllerName,
 	trigger.ControllerName, keymanager.ControllerName, requestmanager.ControllerName,
 	issuing.ControllerName, readiness.ControllerName, revisionmanager.ControllerName,
 	approver.ControllerName, crca.CRControllerName, crselfsigned.CRControllerName,
