@@ -5,7 +5,8 @@
 // sees. Run it with `make e2e`. BOUNCER_E2E_PROVIDER picks the cluster:
 // local (default: the control plane as processes on this machine), node
 // (the same with a real kubelet and containerd, bouncer deployed as Pods),
-// kind, or existing.
+// knative (the node with Knative Serving, bouncer a Knative Service: only
+// the TestKnative tests, `make e2e-knative`), kind, or existing.
 package e2e
 
 import (
@@ -14,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -49,18 +51,11 @@ func run(m *testing.M) int {
 		return 1
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	cleanup := func() {
-		cancel()
-		if env != nil && env.Close != nil {
-			env.Close()
-		}
-		framework.StopAll()
-		if os.Getenv("BOUNCER_E2E_KEEP") != "" {
-			fmt.Fprintln(os.Stderr, "e2e: BOUNCER_E2E_KEEP is set: the logs stay in", work)
-			return
-		}
-		_ = os.RemoveAll(work)
-	}
+	// Once, and every caller waits for it: an interrupt and the return of a
+	// failed setup both call it, and the process must not exit while the
+	// first is still undoing what the cluster did to the host.
+	var once sync.Once
+	cleanup := func() { once.Do(func() { cleanupOnce(cancel, work) }) }
 	defer cleanup()
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
@@ -89,6 +84,17 @@ func run(m *testing.M) int {
 			cmDir = filepath.Join(root, ".cache", "cert-manager", "v1.21.2")
 		}
 		env, err = framework.Node(ctx, root, work, binDir, cmDir, e2ePolicy)
+	case "knative":
+		if reason := framework.NodeUnavailable(); reason != "" {
+			fmt.Println("e2e (knative provider): skipped:", reason)
+			return 0
+		}
+		cmDir, knDir, traefik, coredns := os.Getenv("BOUNCER_CERT_MANAGER"), os.Getenv("BOUNCER_KNATIVE"), os.Getenv("BOUNCER_TRAEFIK"), os.Getenv("BOUNCER_COREDNS")
+		if cmDir == "" || knDir == "" || traefik == "" || coredns == "" {
+			err = fmt.Errorf("the knative provider needs BOUNCER_CERT_MANAGER, BOUNCER_KNATIVE, BOUNCER_TRAEFIK and BOUNCER_COREDNS: run it with `make e2e-knative`")
+			break
+		}
+		env, err = framework.Knative(ctx, root, work, binDir, cmDir, knDir, traefik, coredns, e2ePolicy)
 	case "kind":
 		if reason := framework.KindUnavailable(); reason != "" {
 			fmt.Println("e2e (kind provider): skipped:", reason)
@@ -98,7 +104,7 @@ func run(m *testing.M) int {
 	case "existing":
 		env, err = framework.Existing(work, root)
 	default:
-		err = fmt.Errorf("unknown BOUNCER_E2E_PROVIDER %q: want local, node, kind or existing", provider)
+		err = fmt.Errorf("unknown BOUNCER_E2E_PROVIDER %q: want local, node, knative, kind or existing", provider)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: setting up the", provider, "provider:", err)
@@ -126,6 +132,21 @@ func run(m *testing.M) int {
 	}
 	framework.Progress("%s provider ready in %v with the %s engine; running tests", provider, time.Since(start).Round(time.Millisecond), engine)
 	return m.Run()
+}
+
+// cleanupOnce stops everything the run started and removes its scratch
+// directory, unless BOUNCER_E2E_KEEP is set.
+func cleanupOnce(cancel context.CancelFunc, work string) {
+	cancel()
+	if env != nil && env.Close != nil {
+		env.Close()
+	}
+	framework.StopAll()
+	if os.Getenv("BOUNCER_E2E_KEEP") != "" {
+		fmt.Fprintln(os.Stderr, "e2e: BOUNCER_E2E_KEEP is set: the logs stay in", work)
+		return
+	}
+	_ = os.RemoveAll(work)
 }
 
 // installMain installs the engine: the webhook configurations pointing at

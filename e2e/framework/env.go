@@ -45,8 +45,10 @@ type Env struct {
 	// CA and ControlPlane are set by the local and node providers.
 	CA           *CA
 	ControlPlane *ControlPlane
-	// Node is set by the node provider.
+	// Node is set by the node and Knative providers.
 	Node *NodeInfo
+	// Knative is set by the Knative provider.
+	Knative *KnativeInfo
 	// AuditWebhook is set where the API server posts its audit trail to
 	// bouncer's /audit (the local provider).
 	AuditWebhook *AuditWebhook
@@ -119,11 +121,22 @@ func (e *Env) WaitEnforcing(namespace string) error {
 
 // FailOpenCount sums apiserver_admission_webhook_fail_open_count.
 func (e *Env) FailOpenCount() (float64, error) {
+	byName, err := e.FailOpenCounts()
+	var sum float64
+	for _, v := range byName {
+		sum += v
+	}
+	return sum, err
+}
+
+// FailOpenCounts is apiserver_admission_webhook_fail_open_count by webhook
+// name (validate.bouncer.dev, mutate.bouncer.dev).
+func (e *Env) FailOpenCounts() (map[string]float64, error) {
 	out, errOut, err := e.K("get", "--raw", "/metrics")
 	if err != nil {
-		return 0, fmt.Errorf("reading metrics: %v: %s", err, errOut)
+		return nil, fmt.Errorf("reading metrics: %v: %s", err, errOut)
 	}
-	var sum float64
+	byName := map[string]float64{}
 	sc := bufio.NewScanner(strings.NewReader(out))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
@@ -134,11 +147,15 @@ func (e *Env) FailOpenCount() (float64, error) {
 		f := strings.Fields(line)
 		v, err := strconv.ParseFloat(f[len(f)-1], 64)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
-		sum += v
+		name := ""
+		if _, rest, ok := strings.Cut(line, `name="`); ok {
+			name, _, _ = strings.Cut(rest, `"`)
+		}
+		byName[name] += v
 	}
-	return sum, sc.Err()
+	return byName, sc.Err()
 }
 
 // Decision is one line of bouncer's decision log.

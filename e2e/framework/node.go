@@ -87,6 +87,32 @@ type NodeInfo struct {
 // built offline and imported, then `make deploy-kubernetes CERT_MANAGER=1
 // POLICY=...`.
 func Node(ctx context.Context, root, work, binDir, certManagerDir, policyFile string) (*Env, error) {
+	env, err := startNode(ctx, root, work, binDir, certManagerDir, policyFile, "--enable-aggregator-routing=true")
+	if err != nil {
+		return nil, err
+	}
+	// bouncer, by docs/deploying.md's plain-Kubernetes path.
+	env.URL, env.Service, env.InjectCAFrom = "https://bouncer.bouncer-system.svc", "bouncer-system/bouncer", "bouncer-system/bouncer-ca"
+	Progress("make deploy-kubernetes IMAGE=%s CERT_MANAGER=1 POLICY=%s", BouncerImage, policyFile)
+	out, errOut, err := Run(ctx, 10*time.Minute, []string{"KUBECONFIG=" + env.Kubeconfig}, nil, "make", "-C", root, "deploy-kubernetes",
+		"IMAGE="+BouncerImage, "CERT_MANAGER=1", "POLICY="+policyFile, "KUBECTL="+env.Kubectl)
+	if err != nil {
+		return nil, fmt.Errorf("make deploy-kubernetes: %v\n%s%s", err, out, errOut)
+	}
+	env.Logs = func() ([]byte, error) {
+		out, errOut, err := env.K("-n", "bouncer-system", "logs", "-l", "app.kubernetes.io/name=bouncer", "--tail=-1", "--prefix=false", "--max-log-requests=10")
+		if err != nil {
+			return nil, fmt.Errorf("kubectl logs: %v: %s", err, errOut)
+		}
+		return []byte(out), nil
+	}
+	return env, nil
+}
+
+// startNode starts the single-node cluster, with cert-manager and the
+// images imported, and nothing of bouncer's deployed: the control plane
+// with apiserverArgs, containerd, the kubelet and the scheduler.
+func startNode(ctx context.Context, root, work, binDir, certManagerDir, policyFile string, apiserverArgs ...string) (*Env, error) {
 	for _, b := range []string{"kubelet", "kube-scheduler"} {
 		if _, err := os.Stat(filepath.Join(binDir, b)); err != nil {
 			return nil, fmt.Errorf("%s is not built in %s: run `make node-tools` (or `make e2e`, which builds it)", b, binDir)
@@ -108,12 +134,11 @@ func Node(ctx context.Context, root, work, binDir, certManagerDir, policyFile st
 	if err != nil {
 		return nil, err
 	}
-	cp, err := StartLocal(ctx, binDir, work, Progress, "--enable-aggregator-routing=true", "--kubelet-preferred-address-types=InternalIP")
+	cp, err := StartLocal(ctx, binDir, work, Progress, append(apiserverArgs, "--kubelet-preferred-address-types=InternalIP")...)
 	if err != nil {
 		return nil, err
 	}
 	env := &Env{Provider: "node", Kubectl: filepath.Join(binDir, "kubectl"), Kubeconfig: cp.Kubeconfig,
-		URL: "https://bouncer.bouncer-system.svc", Service: "bouncer-system/bouncer", InjectCAFrom: "bouncer-system/bouncer-ca",
 		PolicyFile: policyFile, BouncerBin: bin, WorkDir: work, CA: cp.CA, ControlPlane: cp}
 	node := &NodeInfo{Name: NodeName, IP: ip, StaticPods: filepath.Join(work, "static-pods")}
 	if err := os.MkdirAll(node.StaticPods, 0o700); err != nil {
@@ -146,7 +171,9 @@ func Node(ctx context.Context, root, work, binDir, certManagerDir, policyFile st
 	if err := waitFor(60*time.Second, func() error { _, err := node.Ctr("version"); return err }); err != nil {
 		return nil, fmt.Errorf("containerd did not start: %v", err)
 	}
-	env.Close = func() { stopNode(node, sock) }
+	// Registered here, not as env.Close: a setup that fails after this
+	// point returns no Env, and its containers must still stop.
+	BeforeStop(func() { stopNode(node, sock) })
 	OnCleanup(func() { cleanNode(work) })
 
 	// The images, built here and imported.
@@ -202,27 +229,25 @@ func Node(ctx context.Context, root, work, binDir, certManagerDir, policyFile st
 	if err := installCertManager(ctx, env, certManagerDir, work); err != nil {
 		return nil, err
 	}
-
-	// bouncer, by docs/deploying.md's plain-Kubernetes path.
-	Progress("make deploy-kubernetes IMAGE=%s CERT_MANAGER=1 POLICY=%s", BouncerImage, policyFile)
-	out, errOut, err := Run(ctx, 10*time.Minute, []string{"KUBECONFIG=" + cp.Kubeconfig}, nil, "make", "-C", root, "deploy-kubernetes",
-		"IMAGE="+BouncerImage, "CERT_MANAGER=1", "POLICY="+policyFile, "KUBECTL="+env.Kubectl)
-	if err != nil {
-		return nil, fmt.Errorf("make deploy-kubernetes: %v\n%s%s", err, out, errOut)
-	}
-	env.Logs = func() ([]byte, error) {
-		out, errOut, err := env.K("-n", "bouncer-system", "logs", "-l", "app.kubernetes.io/name=bouncer", "--tail=-1", "--prefix=false", "--max-log-requests=10")
-		if err != nil {
-			return nil, fmt.Errorf("kubectl logs: %v: %s", err, errOut)
-		}
-		return []byte(out), nil
-	}
 	return env, nil
 }
 
 // start starts a process of the cluster, so that Check watches it too.
 func (cp *ControlPlane) start(name, dir, bin string, args ...string) error {
-	p, err := Start(name, dir, bin, nil, args...)
+	return cp.startEnv(name, dir, bin, nil, args...)
+}
+
+// startInCluster starts a process of the cluster as its Pod would resolve
+// names: in a mount namespace of its own where resolv is /etc/resolv.conf,
+// so that cluster names resolve for it and nothing else on the host changes.
+func (cp *ControlPlane) startInCluster(name, dir, resolv, bin string, env []string, args ...string) error {
+	wrapped := append([]string{"--mount", "--propagation", "private", "sh", "-c", `mount --bind "$0" /etc/resolv.conf && exec "$@"`, resolv, bin}, args...)
+	return cp.startEnv(name, dir, "unshare", env, wrapped...)
+}
+
+// startEnv is start with environment variables.
+func (cp *ControlPlane) startEnv(name, dir, bin string, env []string, args ...string) error {
+	p, err := Start(name, dir, bin, env, args...)
 	if err != nil {
 		return err
 	}
@@ -380,7 +405,7 @@ func installCertManager(ctx context.Context, env *Env, dir, work string) error {
 		return err
 	}
 	Progress("installing cert-manager's CRDs from %s", modDir)
-	crds, _ := filepath.Glob(filepath.Join(modDir, "deploy", "crds", "cert-manager.io_*.yaml"))
+	crds, _ := filepath.Glob(filepath.Join(modDir, "deploy", "crds", "*cert-manager.io_*.yaml")) // acme.cert-manager.io too: Knative checks for its Challenges
 	if len(crds) == 0 {
 		return fmt.Errorf("no cert-manager CRDs under %s/deploy/crds", modDir)
 	}

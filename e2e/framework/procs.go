@@ -31,8 +31,17 @@ type Proc struct {
 var (
 	procsMu  sync.Mutex
 	procs    []*Proc
+	stoppers []func()
 	cleanups []func()
 )
+
+// BeforeStop registers f to run in StopAll before any process is stopped:
+// what needs them running to be undone (containers, through containerd).
+func BeforeStop(f func()) {
+	procsMu.Lock()
+	defer procsMu.Unlock()
+	stoppers = append(stoppers, f)
+}
 
 // OnCleanup registers f to run in StopAll, after every process has stopped.
 func OnCleanup(f func()) {
@@ -106,9 +115,12 @@ func (p *Proc) Tail(n int64) string {
 // StopAll stops every process started, newest first.
 func StopAll() {
 	procsMu.Lock()
-	ps, cs := procs, cleanups
-	procs, cleanups = nil, nil
+	ss, ps, cs := stoppers, procs, cleanups
+	stoppers, procs, cleanups = nil, nil, nil
 	procsMu.Unlock()
+	for i := len(ss) - 1; i >= 0; i-- {
+		ss[i]()
+	}
 	for i := len(ps) - 1; i >= 0; i-- {
 		ps[i].Stop(10 * time.Second)
 	}
