@@ -164,6 +164,11 @@ func Knative(ctx context.Context, root, work, binDir, certManagerDir, knativeDir
 	if err != nil {
 		return nil, fmt.Errorf("make deploy-knative: %v\n%s%s", err, out, errOut)
 	}
+	// Knative's webhook warns about what it would refuse in future: the
+	// Service as rendered draws no warning.
+	if strings.Contains(out+errOut, "Warning:") {
+		return nil, fmt.Errorf("knative warned about the Service that make deploy-knative applied:\n%s%s", out, errOut)
+	}
 	env.URL, env.InjectCAFrom, env.CABundle = "https://"+host, KnativeCA, caFile
 	env.Knative = &KnativeInfo{Host: host, CAPEM: caPEM, Image: image}
 	env.Logs = func() ([]byte, error) {
