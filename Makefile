@@ -50,6 +50,9 @@ GKE_LOCATION ?= $(REGION)
 IMAGE        ?=
 CA_BUNDLE    ?=
 INJECT_CA_FROM ?=
+# How long deploy-knative waits for the certificate served at the Service's
+# URL to verify: an ingress loads a just-issued certificate a moment late.
+TLS_WAIT     ?= 60s
 CERT_MANAGER ?=
 POLICY       ?=
 POLICY_SECRET ?=
@@ -224,7 +227,7 @@ deploy-knative: build ## Deploy IMAGE (by digest) as a Knative Service, check it
 	@# Ready comes before the certificate: until it is issued the URL is http.
 	$(KUBECTL) -n bouncer-system wait route/bouncer --for=condition=CertificateProvisioned --timeout=180s
 	url='$(KNATIVE_URL)'; [ -n "$$url" ] || url=$$($(KUBECTL) -n bouncer-system get ksvc bouncer -o jsonpath='{.status.url}'); \
-	  (cd deploy && go run ./preflight url --kubectl "$$(command -v '$(KUBECTL)')" $(PREFLIGHT_CA) "$$url") && \
+	  (cd deploy && go run ./preflight url --kubectl "$$(command -v '$(KUBECTL)')" --tls-wait '$(TLS_WAIT)' $(PREFLIGHT_CA) "$$url") && \
 	  bin/bouncer webhookconfig --url "$$url" $(if $(INJECT_CA_FROM),--inject-ca-from '$(INJECT_CA_FROM)') $(if $(CA_BUNDLE),--ca-bundle '$(CA_BUNDLE)') \
 	    $(if $(POLICY),--policy '$(POLICY)') | $(KUBECTL) apply -f -
 	@# Until the CA injector fills caBundle, every call fails open.
