@@ -53,6 +53,9 @@ INJECT_CA_FROM ?=
 # How long deploy-knative waits for the certificate served at the Service's
 # URL to verify: an ingress loads a just-issued certificate a moment late.
 TLS_WAIT     ?= 60s
+# How long, in seconds, deploy-knative waits for Knative's certificate: the
+# Service is Ready, with an http URL, before it is issued.
+CERT_WAIT    ?= 180
 CERT_MANAGER ?=
 POLICY       ?=
 POLICY_SECRET ?=
@@ -136,7 +139,7 @@ $(CM_BINARIES) &: e2e/tools/certmanager/go.mod e2e/tools/certmanager/go.sum $(wi
 
 # Opt-in, outside `make test`: about 3,300 more packages to build.
 .PHONY: e2e-knative
-e2e-knative: controlplane node-tools knative-tools ## Real Knative on the node (activator, Traefik, cert-manager TLS): scale to zero, the fail-open window of a cold start. Root; first build about 40 minutes.
+e2e-knative: controlplane node-tools knative-tools ## Real Knative on the node (activator, Traefik, cert-manager TLS): scale to zero, the fail-open window of a cold start. Root; its first build about 15 minutes beyond the control plane's.
 	cd e2e && BOUNCER_E2E_PROVIDER=knative $(E2E_ENV) $(KNATIVE_ENV) go test -tags e2e -p 1 -count=1 -timeout 45m -v -run '^TestKnative' .
 
 .PHONY: knative-tools
@@ -144,7 +147,7 @@ knative-tools: $(KNATIVE_BINARIES) $(TRAEFIK) $(KUBE_PROXY) $(COREDNS) ## Build 
 
 $(KNATIVE_BINARIES) &: e2e/tools/knative/go.mod e2e/tools/knative/go.sum
 	@mkdir -p $(KNATIVE_DIR)
-	@echo "building Knative Serving $(KNATIVE_VERSION) (controller, webhook, autoscaler, activator, queue) into $(KNATIVE_DIR); once per version, about 15 minutes cold on 2 cores"
+	@echo "building Knative Serving $(KNATIVE_VERSION) (controller, webhook, autoscaler, activator, queue) into $(KNATIVE_DIR); once per version, a few minutes on 2 cores"
 	@cd e2e/tools/knative && CGO_ENABLED=0 go build -v -trimpath -ldflags '-s -w' -o $(KNATIVE_DIR)/ \
 	    knative.dev/serving/cmd/controller knative.dev/serving/cmd/webhook knative.dev/serving/cmd/autoscaler \
 	    knative.dev/serving/cmd/activator knative.dev/serving/cmd/queue 2>&1 \
@@ -153,7 +156,7 @@ $(KNATIVE_BINARIES) &: e2e/tools/knative/go.mod e2e/tools/knative/go.sum
 
 $(TRAEFIK): e2e/tools/traefik/go.mod e2e/tools/traefik/go.sum
 	@mkdir -p $(dir $(TRAEFIK))
-	@echo "building Traefik $(TRAEFIK_VERSION) into $(TRAEFIK); once per version, about 20 minutes cold on 2 cores"
+	@echo "building Traefik $(TRAEFIK_VERSION) into $(TRAEFIK); once per version, about 6 minutes on 2 cores"
 	@cd e2e/tools/traefik && CGO_ENABLED=0 go build -v -trimpath -ldflags '-s -w' -o $(TRAEFIK) github.com/traefik/traefik/v3/cmd/traefik 2>&1 \
 	  | awk '/^#|: /{print; next} {n++} n%250==0 {printf "  ... %d packages compiled\n", n; fflush()}'
 	@touch $(TRAEFIK)
@@ -167,7 +170,7 @@ $(KUBE_PROXY): e2e/tools/kubeproxy/go.mod e2e/tools/kubeproxy/go.sum
 
 $(COREDNS): e2e/tools/coredns/go.mod e2e/tools/coredns/go.sum
 	@mkdir -p $(dir $(COREDNS))
-	@echo "building CoreDNS $(COREDNS_VERSION) into $(COREDNS); once per version, about 5 minutes cold on 2 cores"
+	@echo "building CoreDNS $(COREDNS_VERSION) into $(COREDNS); once per version, a few minutes on 2 cores"
 	@cd e2e/tools/coredns && CGO_ENABLED=0 go build -v -trimpath -ldflags '-s -w' -o $(COREDNS) github.com/coredns/coredns 2>&1 \
 	  | awk '/^#|: /{print; next} {n++} n%250==0 {printf "  ... %d packages compiled\n", n; fflush()}'
 	@touch $(COREDNS)
@@ -224,18 +227,27 @@ deploy-knative: build ## Deploy IMAGE (by digest) as a Knative Service, check it
 	$(if $(POLICY),$(KUBECTL) -n bouncer-system create secret generic bouncer-policy --from-file=policy.yaml='$(POLICY)' --dry-run=client -o yaml | $(KUBECTL) apply -f -)
 	cd deploy && go run ./render --platform knative --image '$(IMAGE)' $(if $(POLICY),--policy-secret bouncer-policy) | $(KUBECTL) apply -f -
 	$(KUBECTL) -n bouncer-system wait ksvc/bouncer --for=condition=Ready --timeout=180s
-	@# Ready comes before the certificate: until it is issued the URL is http.
-	$(KUBECTL) -n bouncer-system wait route/bouncer --for=condition=CertificateProvisioned --timeout=180s
+	@# Ready comes before Knative's certificate, with an http URL (and with
+	@# the Route's CertificateProvisioned True, reason HTTPDowngrade): wait for
+	@# the URL to turn https, for up to CERT_WAIT seconds.
+	@if [ -z '$(KNATIVE_URL)' ]; then for i in $$(seq $(CERT_WAIT)); do \
+	  url=$$($(KUBECTL) -n bouncer-system get ksvc bouncer -o jsonpath='{.status.url}' || true); \
+	  case "$$url" in https://*) echo "the Service's URL is $$url"; exit 0;; esac; sleep 1; done; \
+	  echo "the Service's URL is still $$url after $(CERT_WAIT) s: checking it anyway"; fi
 	url='$(KNATIVE_URL)'; [ -n "$$url" ] || url=$$($(KUBECTL) -n bouncer-system get ksvc bouncer -o jsonpath='{.status.url}'); \
 	  (cd deploy && go run ./preflight url --kubectl "$$(command -v '$(KUBECTL)')" --tls-wait '$(TLS_WAIT)' $(PREFLIGHT_CA) "$$url") && \
 	  bin/bouncer webhookconfig --url "$$url" $(if $(INJECT_CA_FROM),--inject-ca-from '$(INJECT_CA_FROM)') $(if $(CA_BUNDLE),--ca-bundle '$(CA_BUNDLE)') \
 	    $(if $(POLICY),--policy '$(POLICY)') | $(KUBECTL) apply -f -
-	@# Until the CA injector fills caBundle, every call fails open.
-	@if [ -n '$(INJECT_CA_FROM)' ]; then for i in $$(seq 60); do \
-	  v=$$($(KUBECTL) get validatingwebhookconfiguration bouncer-validate -o jsonpath='{.webhooks[0].clientConfig.caBundle}'); \
-	  m=$$($(KUBECTL) get mutatingwebhookconfiguration bouncer-mutate -o jsonpath='{.webhooks[0].clientConfig.caBundle}'); \
-	  if [ -n "$$v" ] && [ -n "$$m" ]; then echo "the CA injector filled caBundle from $(INJECT_CA_FROM)"; exit 0; fi; sleep 1; done; \
-	  echo "caBundle is still empty after 60 s: is the cert-manager CA injector running? Until it fills caBundle, every call fails open"; exit 1; fi
+	@# Until the CA injector fills caBundle with the CA, every call fails open.
+	@if [ -n '$(INJECT_CA_FROM)' ]; then ns='$(INJECT_CA_FROM)'; ns=$${ns%%/*}; name='$(INJECT_CA_FROM)'; name=$${name#*/}; \
+	  secret=$$($(KUBECTL) -n "$$ns" get certificates.cert-manager.io "$$name" -o jsonpath='{.spec.secretName}'); \
+	  want=$$($(KUBECTL) -n "$$ns" get secret "$$secret" -o jsonpath='{.data.ca\.crt}'); \
+	  for i in $$(seq 60); do \
+	  v=$$($(KUBECTL) get validatingwebhookconfiguration bouncer-validate -o jsonpath='{.webhooks[*].clientConfig.caBundle}' || true); \
+	  m=$$($(KUBECTL) get mutatingwebhookconfiguration bouncer-mutate -o jsonpath='{.webhooks[*].clientConfig.caBundle}' || true); \
+	  if [ -n "$$want" ] && [ -z "$$(echo $$v $$m | tr ' ' '\n' | grep -vxF "$$want")" ] && [ -n "$$v" ] && [ -n "$$m" ]; then \
+	    echo "the CA injector filled caBundle with the CA of $(INJECT_CA_FROM)"; exit 0; fi; sleep 1; done; \
+	  echo "caBundle does not hold the CA of $(INJECT_CA_FROM) after 60 s: is the cert-manager CA injector running? Until it does, every call fails open"; exit 1; fi
 
 .PHONY: deploy-kubernetes
 deploy-kubernetes: build ## Deploy IMAGE as a plain Deployment and register the webhooks (CERT_MANAGER=1, or CA_BUNDLE of the Secret bouncer-tls; POLICY).

@@ -17,8 +17,8 @@ import (
 // knativeServing is the Knative release whose CRDs validate service.yaml.
 const knativeServing = "knative.dev/serving@v0.51.0"
 
-// installKnativeCRDs installs the Knative Service and Route CRDs, with their
-// full OpenAPI schemas, from the knative.dev/serving module.
+// installKnativeCRDs installs the Knative Service CRD, with its full OpenAPI
+// schema, from the knative.dev/serving module.
 func installKnativeCRDs(t *testing.T) {
 	t.Helper()
 	out, errOut, err := framework.Run(context.Background(), 5*time.Minute, nil, nil, "go", "mod", "download", "-json", knativeServing)
@@ -29,13 +29,11 @@ func installKnativeCRDs(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &mod); err != nil || mod.Dir == "" {
 		t.Fatalf("go mod download printed %q", out)
 	}
-	for _, kind := range []string{"service", "route"} {
-		crd := filepath.Join(mod.Dir, "config", "core", "300-resources", kind+".yaml")
-		if _, errOut, err := env.K("apply", "--server-side", "-f", crd); err != nil {
-			t.Fatalf("installing the Knative %s CRD: %s", kind, errOut)
-		}
+	crd := filepath.Join(mod.Dir, "config", "core", "300-resources", "service.yaml")
+	if _, errOut, err := env.K("apply", "--server-side", "-f", crd); err != nil {
+		t.Fatalf("installing the Knative Service CRD: %s", errOut)
 	}
-	if _, errOut, err := env.K("wait", "--for=condition=Established", "--timeout=60s", "crd/services.serving.knative.dev", "crd/routes.serving.knative.dev"); err != nil {
+	if _, errOut, err := env.K("wait", "--for=condition=Established", "--timeout=60s", "crd/services.serving.knative.dev"); err != nil {
 		t.Fatalf("the CRD is not established: %s", errOut)
 	}
 }

@@ -26,7 +26,7 @@ func TestDeployKnativeRegistersOnlyAServiceTheAPIServerCanReach(t *testing.T) {
 	}
 	installKnativeCRDs(t)
 	t.Cleanup(func() {
-		_, _, _ = env.K("-n", "bouncer-system", "delete", "ksvc,route", "bouncer", "--ignore-not-found")
+		_, _, _ = env.K("-n", "bouncer-system", "delete", "ksvc", "bouncer", "--ignore-not-found")
 		_, _, _ = env.K("-n", "knative-serving", "delete", "configmap", "config-domain", "config-network", "--ignore-not-found")
 		if err := installMain(); err != nil {
 			t.Errorf("restoring the configurations: %v", err)
@@ -69,7 +69,7 @@ func TestDeployKnativeRegistersOnlyAServiceTheAPIServerCanReach(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, _, _ = env.K("-n", "bouncer-system", "delete", "ksvc,route", "bouncer", "--ignore-not-found", "--wait")
+			_, _, _ = env.K("-n", "bouncer-system", "delete", "ksvc", "bouncer", "--ignore-not-found", "--wait")
 			configure(c.domain, c.tls)
 			stop := make(chan struct{})
 			done := make(chan struct{})
@@ -78,9 +78,10 @@ func TestDeployKnativeRegistersOnlyAServiceTheAPIServerCanReach(t *testing.T) {
 			if c.caBundle != "" {
 				args = append(args, "CA_BUNDLE="+c.caBundle)
 			}
-			// The stand-in serves its certificate from the start: nothing
-			// to wait for, unlike an ingress loading a new one.
-			args = append(args, "TLS_WAIT=2s")
+			// The stand-in's URL and certificate are final from the start:
+			// nothing to wait for, unlike Knative issuing one and an
+			// ingress loading it.
+			args = append(args, "TLS_WAIT=2s", "CERT_WAIT=2")
 			out, errOut, err := framework.Run(context.Background(), 8*time.Minute, []string{"KUBECONFIG=" + env.Kubeconfig}, nil, "make", args...)
 			close(stop)
 			<-done
@@ -116,26 +117,11 @@ func actAsKnative(url string, stop chan struct{}) {
 		return
 	}
 	status := fmt.Sprintf(`{"status":{"url":%q,"conditions":[{"type":"Ready","status":"True"}]}}`, url)
-	// Its Route, which Knative makes before the Service is Ready, and whose
-	// certificate it provisions (at once when Knative's TLS is off).
-	route := `{"apiVersion":"serving.knative.dev/v1","kind":"Route","metadata":{"name":"bouncer","namespace":"bouncer-system"},"spec":{}}`
-	routed := false
 	for {
 		select {
 		case <-stop:
 			return
 		case <-time.After(500 * time.Millisecond):
-		}
-		// The namespace is the deployment's to create: retry until it is.
-		if !routed {
-			if _, _, err := env.KIn(route, "apply", "-f", "-"); err != nil {
-				continue
-			}
-			if _, _, err := env.K("-n", "bouncer-system", "patch", "route", "bouncer", "--subresource=status", "--type=merge", "-p",
-				`{"status":{"conditions":[{"type":"CertificateProvisioned","status":"True"}]}}`); err != nil {
-				continue
-			}
-			routed = true
 		}
 		if _, _, err := env.K("-n", "bouncer-system", "patch", "ksvc", "bouncer", "--subresource=status", "--type=merge", "-p", status); err == nil {
 			return

@@ -125,18 +125,25 @@ func checkIssuer(k kube) error {
 	var issuer struct {
 		Spec map[string]any `json:"spec"`
 	}
+	// cert-manager reads a missing kind as Issuer, in the namespace of the
+	// Certificate: Knative makes it in the Service's, bouncer-system.
 	args := []string{"clusterissuers.cert-manager.io", ref.Name}
-	if ref.Kind == "Issuer" {
+	where := "ClusterIssuer " + ref.Name
+	if ref.Kind == "" || ref.Kind == "Issuer" {
 		args = []string{"issuers.cert-manager.io", "-n", "bouncer-system", ref.Name}
+		where = "Issuer bouncer-system/" + ref.Name
 	}
 	found, err := k.get(&issuer, args...)
-	if err != nil || !found {
-		return err // an issuer not there yet: Knative reports it on the Service
+	if err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("knative-serving/config-certmanager names %s, which does not exist: Knative could not issue the Service's certificate", where)
 	}
 	if kind, private := privateIssuer(issuer.Spec); private {
-		return fmt.Errorf("knative issues its certificates from %s %s, a private CA (%s): the API server does not trust it, "+
+		return fmt.Errorf("knative issues its certificates from %s, a private CA (%s): the API server does not trust it, "+
 			"and under failurePolicy Ignore every write would be admitted unjudged without a word. Give INJECT_CA_FROM=NAMESPACE/NAME "+
-			"of the CA Certificate behind it (deploy/knative/cert-manager), or CA_BUNDLE", ref.Kind, ref.Name, kind)
+			"of the CA Certificate behind it (deploy/knative/cert-manager), or CA_BUNDLE", where, kind)
 	}
 	return nil
 }
