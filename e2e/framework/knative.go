@@ -40,10 +40,16 @@ type KnativeInfo struct {
 
 // knativeEnv is the environment of Knative's components, run as processes
 // on the node as its Pods would be (config/core/deployments).
+// Each has a profiling port of its own: on one host, Knative's default 8008
+// would clash.
 func knativeEnv(kubeconfig, name, ip string, profilingPort int) []string {
-	return []string{"KUBECONFIG=" + kubeconfig, "SYSTEM_NAMESPACE=knative-serving", "POD_NAME=" + name + "-e2e", "POD_IP=" + ip,
+	env := []string{"KUBECONFIG=" + kubeconfig, "SYSTEM_NAMESPACE=knative-serving", "POD_NAME=" + name + "-e2e", "POD_IP=" + ip,
 		"CONFIG_LOGGING_NAME=config-logging", "CONFIG_OBSERVABILITY_NAME=config-observability",
-		fmt.Sprintf("PROFILING_PORT=%d", profilingPort), "WEBHOOK_NAME=webhook", "WEBHOOK_PORT=8443"}
+		fmt.Sprintf("PROFILING_PORT=%d", profilingPort)}
+	if name == "webhook" {
+		env = append(env, "WEBHOOK_NAME=webhook", "WEBHOOK_PORT=8443")
+	}
+	return env
 }
 
 // Knative starts the node provider's cluster with what Knative Serving needs
@@ -69,9 +75,13 @@ func Knative(ctx context.Context, root, work, binDir, certManagerDir, knativeDir
 			return nil, fmt.Errorf("%s is not built: run `make knative-tools`", b)
 		}
 	}
-	// A stale line of a run that was killed would misroute this one.
+	// What a run that was killed (SIGKILL, go test's -timeout) left on the
+	// host would misroute this one: its /etc/hosts line, its Service rules.
 	if err := editHosts(nil); err != nil {
 		return nil, err
+	}
+	if _, errOut, err := Run(ctx, time.Minute, nil, nil, filepath.Join(binDir, "kube-proxy"), "--cleanup"); err != nil {
+		return nil, fmt.Errorf("kube-proxy --cleanup: %v: %s", err, errOut)
 	}
 	env, err := startNode(ctx, root, work, binDir, certManagerDir, policyFile, "--enable-aggregator-routing=true")
 	if err != nil {
@@ -93,8 +103,11 @@ func Knative(ctx context.Context, root, work, binDir, certManagerDir, knativeDir
 	}
 	kubeProxy := filepath.Join(binDir, "kube-proxy")
 	OnCleanup(func() { _, _, _ = Run(context.Background(), time.Minute, nil, nil, kubeProxy, "--cleanup") })
+	// The conntrack settings at 0 leave the host's sysctls as they are:
+	// kube-proxy would otherwise raise them, and --cleanup does not undo it.
 	if err := cp.start("kube-proxy", work, kubeProxy, "--kubeconfig", cp.Kubeconfig, "--hostname-override", NodeName,
 		"--proxy-mode", "iptables", "--cluster-cidr", "10.244.77.0/24", "--conntrack-max-per-core", "0",
+		"--conntrack-tcp-timeout-established", "0", "--conntrack-tcp-timeout-close-wait", "0",
 		"--iptables-localhost-nodeports=false", fmt.Sprintf("--healthz-bind-address=127.0.0.1:%d", hz),
 		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", mp)); err != nil {
 		return nil, err
@@ -398,5 +411,9 @@ func editHosts(lines []string) error {
 	for _, l := range lines {
 		keep = append(keep, l+" "+hostsMarker)
 	}
-	return os.WriteFile("/etc/hosts", []byte(strings.Join(keep, "\n")+"\n"), 0o644)
+	updated := []byte(strings.Join(keep, "\n") + "\n")
+	if string(updated) == string(b) {
+		return nil // a rewrite in place is not atomic: only when needed
+	}
+	return os.WriteFile("/etc/hosts", updated, 0o644)
 }

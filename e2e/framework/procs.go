@@ -33,25 +33,47 @@ var (
 	procs    []*Proc
 	stoppers []func()
 	cleanups []func()
+	// stopping is set while StopAll runs: an interrupt stops everything
+	// while a setup may still be starting things, and what it starts or
+	// registers then must not escape the stop.
+	stopping bool
 )
 
 // BeforeStop registers f to run in StopAll before any process is stopped:
 // what needs them running to be undone (containers, through containerd).
+// While StopAll runs, f runs at once.
 func BeforeStop(f func()) {
 	procsMu.Lock()
+	if stopping {
+		procsMu.Unlock()
+		f()
+		return
+	}
 	defer procsMu.Unlock()
 	stoppers = append(stoppers, f)
 }
 
 // OnCleanup registers f to run in StopAll, after every process has stopped.
+// While StopAll runs, f runs at once.
 func OnCleanup(f func()) {
 	procsMu.Lock()
+	if stopping {
+		procsMu.Unlock()
+		f()
+		return
+	}
 	defer procsMu.Unlock()
 	cleanups = append(cleanups, f)
 }
 
 // Start runs bin with args, its output going to logDir/name.log.
 func Start(name, logDir, bin string, env []string, args ...string) (*Proc, error) {
+	procsMu.Lock()
+	refused := stopping
+	procsMu.Unlock()
+	if refused {
+		return nil, fmt.Errorf("not starting %s: everything is being stopped", name)
+	}
 	logPath := filepath.Join(logDir, name+".log")
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -68,6 +90,11 @@ func Start(name, logDir, bin string, env []string, args ...string) (*Proc, error
 	p := &Proc{Name: name, LogPath: logPath, cmd: cmd, exited: make(chan struct{})}
 	go func() { p.err = cmd.Wait(); f.Close(); close(p.exited) }()
 	procsMu.Lock()
+	if stopping { // StopAll began while this started: it is not in its list
+		procsMu.Unlock()
+		p.Stop(10 * time.Second)
+		return nil, fmt.Errorf("not starting %s: everything is being stopped", name)
+	}
 	procs = append(procs, p)
 	procsMu.Unlock()
 	return p, nil
@@ -115,12 +142,23 @@ func (p *Proc) Tail(n int64) string {
 // StopAll stops every process started, newest first.
 func StopAll() {
 	procsMu.Lock()
-	ss, ps, cs := stoppers, procs, cleanups
-	stoppers, procs, cleanups = nil, nil, nil
+	ss := stoppers
+	stoppers, stopping = nil, true
 	procsMu.Unlock()
+	defer func() {
+		procsMu.Lock()
+		stopping = false
+		procsMu.Unlock()
+	}()
+	// The stoppers first, with every process still listed: stopNode finds
+	// the kubelet among them.
 	for i := len(ss) - 1; i >= 0; i-- {
 		ss[i]()
 	}
+	procsMu.Lock()
+	ps, cs := procs, cleanups
+	procs, cleanups = nil, nil
+	procsMu.Unlock()
 	for i := len(ps) - 1; i >= 0; i-- {
 		ps[i].Stop(10 * time.Second)
 	}
