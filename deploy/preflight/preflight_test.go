@@ -2,20 +2,15 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
+
+	"bouncer.dev/bouncer/internal/testpki"
 )
 
 func TestTheKnativeCheckNamesWhatIsMissing(t *testing.T) {
@@ -59,14 +54,11 @@ func TestTheURLCheckNamesWhatIsMissing(t *testing.T) {
 	defer srv.Close()
 	servedCA := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
 	// Every httptest server serves the same certificate: another CA is made.
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "another CA"}, IsCA: true, BasicConstraintsValid: true,
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	other, err := testpki.NewCA("another CA")
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherCA := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	otherCA := other.PEM
 	u, _ := url.Parse(srv.URL)
 	dns := fakeDNS{"bouncer.bouncer-system.run.example.com": {"203.0.113.7"}, u.Hostname(): {u.Hostname()}}
 	tests := []struct {

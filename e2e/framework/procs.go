@@ -42,28 +42,21 @@ var (
 // BeforeStop registers f to run in StopAll before any process is stopped:
 // what needs them running to be undone (containers, through containerd).
 // While StopAll runs, f runs at once.
-func BeforeStop(f func()) {
-	procsMu.Lock()
-	if stopping {
-		procsMu.Unlock()
-		f()
-		return
-	}
-	defer procsMu.Unlock()
-	stoppers = append(stoppers, f)
-}
+func BeforeStop(f func()) { register(&stoppers, f) }
 
 // OnCleanup registers f to run in StopAll, after every process has stopped.
 // While StopAll runs, f runs at once.
-func OnCleanup(f func()) {
+func OnCleanup(f func()) { register(&cleanups, f) }
+
+func register(list *[]func(), f func()) {
 	procsMu.Lock()
 	if stopping {
 		procsMu.Unlock()
 		f()
 		return
 	}
-	defer procsMu.Unlock()
-	cleanups = append(cleanups, f)
+	*list = append(*list, f)
+	procsMu.Unlock()
 }
 
 // Start runs bin with args, its output going to logDir/name.log.
