@@ -45,10 +45,8 @@ type Env struct {
 	// CA and ControlPlane are set by the local and node providers.
 	CA           *CA
 	ControlPlane *ControlPlane
-	// Node is set by the node and Knative providers.
+	// Node is set by the node and knative providers.
 	Node *NodeInfo
-	// Knative is set by the Knative provider.
-	Knative *KnativeInfo
 	// AuditWebhook is set where the API server posts its audit trail to
 	// bouncer's /audit (the local provider).
 	AuditWebhook *AuditWebhook

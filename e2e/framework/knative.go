@@ -24,19 +24,11 @@ const (
 	KnativeCA = "cert-manager/bouncer-knative-ca"
 	// KnativeService is bouncer's Knative Service, by the README's path.
 	KnativeService = "bouncer"
-	hostsMarker    = "# bouncer-e2e-knative"
+	// knativeHost is its host in the test domain, which the harness resolves
+	// to Traefik for the API server.
+	knativeHost = KnativeService + ".bouncer-system." + KnativeDomain
+	hostsMarker = "# bouncer-e2e-knative"
 )
-
-// KnativeInfo is what the Knative provider's tests need beyond Env.
-type KnativeInfo struct {
-	// Host is bouncer's Knative host, which the harness resolves to
-	// Traefik for the API server.
-	Host string
-	// CAPEM is the CA that Knative's certificates are issued from.
-	CAPEM []byte
-	// Image is bouncer's image by digest, as deployed.
-	Image string
-}
 
 // knativeEnv is the environment of Knative's components, run as processes
 // on the node as its Pods would be (config/core/deployments).
@@ -170,7 +162,6 @@ func Knative(ctx context.Context, root, work, binDir, certManagerDir, knativeDir
 		return nil, err
 	}
 
-	host := KnativeService + ".bouncer-system." + KnativeDomain
 	Progress("make deploy-knative IMAGE=%s INJECT_CA_FROM=%s POLICY=%s", image, KnativeCA, policyFile)
 	out, errOut, err := Run(ctx, 10*time.Minute, []string{"KUBECONFIG=" + cp.Kubeconfig}, nil, "make", "-C", root, "deploy-knative",
 		"IMAGE="+image, "INJECT_CA_FROM="+KnativeCA, "POLICY="+policyFile, "KUBECTL="+env.Kubectl)
@@ -182,8 +173,9 @@ func Knative(ctx context.Context, root, work, binDir, certManagerDir, knativeDir
 	if strings.Contains(out+errOut, "Warning:") {
 		return nil, fmt.Errorf("knative warned about the Service that make deploy-knative applied:\n%s%s", out, errOut)
 	}
-	env.URL, env.InjectCAFrom, env.CABundle = "https://"+host, KnativeCA, caFile
-	env.Knative = &KnativeInfo{Host: host, CAPEM: caPEM, Image: image}
+	// CABundle is the CA that Knative's certificates are issued from, for
+	// callers other than the API server (which the injector serves).
+	env.URL, env.InjectCAFrom, env.CABundle = "https://"+knativeHost, KnativeCA, caFile
 	env.Logs = func() ([]byte, error) {
 		out, errOut, err := env.K("-n", "bouncer-system", "logs", "-l", "serving.knative.dev/service="+KnativeService, "-c", "user-container",
 			"--tail=-1", "--prefix=false", "--max-log-requests=10")
@@ -284,7 +276,7 @@ func installKnative(ctx context.Context, env *Env, root, work, knativeDir, ip, r
 	}
 	// The API server, outside the cluster network, finds bouncer's host by
 	// the host's resolver, as it would by public DNS.
-	if err := editHosts([]string{ip + " " + KnativeService + ".bouncer-system." + KnativeDomain}); err != nil {
+	if err := editHosts([]string{ip + " " + knativeHost}); err != nil {
 		return err
 	}
 	OnCleanup(func() { _ = editHosts(nil) })
